@@ -1,0 +1,107 @@
+"""Routes of the ingest service: append events, read the log."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from shared import eventstore
+from shared.auth import Principal, require
+from shared.events import EVENT_TYPES, PLATFORM_TYPES, new_event_adapter
+from shared.problems import Problem, validation_errors
+from shared.service import StateDep
+from services.ingest.appender import append_events
+from services.ingest.schemas import (
+    MAX_BATCH, AppendResult, BatchIn, BatchOut, DuplicateResult, EventsPage, NewEvent, StreamOut,
+)
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+Appender = Annotated[Principal, require("append")]
+LogReader = Annotated[Principal, require("read_log")]
+
+
+def _authorize_types(principal: Principal, events: list[Any]) -> None:
+    for event in events:
+        principal.check_append(event.type, getattr(event.data, "unit_id", None))
+
+
+def _parse_events(raw: list[Any]) -> list[Any]:
+    if len(raw) > MAX_BATCH:
+        raise Problem(422, "batch_too_large", f"a batch holds at most {MAX_BATCH} events, not {len(raw)}")
+    if not raw:
+        raise Problem(422, "validation_error", "a batch needs at least one event",
+                      errors=[{"loc": ["events"], "msg": "empty batch"}])
+    events, errors = [], []
+    for index, item in enumerate(raw):
+        try:
+            events.append(new_event_adapter.validate_python(item))
+        except ValidationError as exc:
+            errors.extend(validation_errors(exc.errors(), index=index))
+    if errors:
+        code = "unknown_event_type" if any("does not match any of the expected tags" in e["msg"] or
+                                           "Unable to extract tag" in e["msg"] for e in errors) else "validation_error"
+        raise Problem(422, code, f"{len({e['index'] for e in errors})} event(s) of the batch are invalid",
+                      errors=errors)
+    return events
+
+
+@router.post(
+    "/events", status_code=201, response_model=AppendResult,
+    responses={200: {"model": DuplicateResult, "description": "Already stored with the same content"},
+               409: {"description": "event_id_conflict, wrong_expected_version or a state conflict"},
+               413: {"description": "Body over 1 MiB"}, 422: {"description": "Invalid event"}},
+    summary="Append one event",
+)
+async def post_event(event: Annotated[NewEvent, Body()], state: StateDep, principal: Appender):
+    """Append one event; a retry with the same `event_id` and content answers 200 `duplicate`."""
+    _authorize_types(principal, [event])
+    [appended] = await append_events(state.engine, [event], policies=state.policies, zone=state.settings.zone,
+                                     actor=principal.actor, batch=False)
+    if appended.duplicate:
+        body = DuplicateResult(**appended.stored.model_dump(), duplicate=True)
+        return JSONResponse(body.model_dump(mode="json"), status_code=200)
+    return AppendResult(**appended.row)
+
+
+@router.post("/events/batch", status_code=201, response_model=BatchOut,
+             responses={200: {"model": BatchOut, "description": "Every event was already stored"}},
+             summary="Append up to 1000 events, all or nothing")
+async def post_batch(batch: BatchIn, state: StateDep, principal: Appender):
+    """Append a batch atomically; a bad event refuses the whole batch with its `index`."""
+    events = _parse_events(batch.events)
+    _authorize_types(principal, events)
+    appended = await append_events(state.engine, events, policies=state.policies, zone=state.settings.zone,
+                                   actor=principal.actor, batch=True)
+    body = BatchOut(results=[{**a.row, "duplicate": a.duplicate} for a in appended])
+    status = 200 if all(a.duplicate for a in appended) else 201
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+@router.get("/events", response_model=EventsPage, summary="Read the log in global order")
+async def get_events(
+    state: StateDep, _principal: LogReader,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    type: Annotated[str | None, Query(description=f"one of {', '.join(EVENT_TYPES)}")] = None,
+    stream: Annotated[str | None, Query(max_length=200)] = None,
+) -> EventsPage:
+    async with state.engine.connect() as conn:
+        events = await eventstore.read_all(conn, after=after, limit=limit, type_name=type, stream_id=stream)
+        head = await eventstore.head_position(conn)
+    next_after = events[-1].global_position if events else max(after, 0)
+    return EventsPage(events=[e.model_dump() for e in events], next_after=next_after, head_position=head)
+
+
+@router.get("/streams/{stream_id}", response_model=StreamOut, summary="One stream in version order",
+            responses={404: {"description": "Unknown stream"}})
+async def get_stream(stream_id: str, state: StateDep, _principal: LogReader) -> StreamOut:
+    async with state.engine.connect() as conn:
+        events = await eventstore.read_stream(conn, stream_id)
+    if not events:
+        raise Problem(404, "unknown_stream", f"stream {stream_id} has no events")
+    return StreamOut(stream_id=stream_id, version=events[-1].stream_version, events=[e.model_dump() for e in events])
+
+
+__all__ = ["router", "PLATFORM_TYPES"]

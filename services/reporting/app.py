@@ -1,0 +1,39 @@
+"""Composition root of the reporting service: read-only rankings, reports and the dashboard."""
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+
+from shared.service import ServiceState, create_service_app
+from shared.settings import Settings
+from services.reporting.api import router
+from services.reporting.caching import AnswerCache
+from services.reporting.position_watch import PositionWatch
+
+
+async def _start(app: FastAPI, state: ServiceState) -> None:
+    app.state.answer_cache = AnswerCache()
+    app.state.position_watch = PositionWatch(state.settings.service_database_url("reporting"), role=None)
+    app.state.position_watch_task = asyncio.create_task(app.state.position_watch.run(), name="position-watch")
+
+
+async def _stop(app: FastAPI, _state: ServiceState) -> None:
+    task = getattr(app.state, "position_watch_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = create_service_app(
+        name="reporting", title="kaohe reporting",
+        description="Rankings, selection, rewards, bulletins (通报) and the dashboard; read-only.",
+        settings=settings, on_start=_start, on_stop=_stop,
+    )
+    app.include_router(router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,92 @@
+"""ETags and an answer cache keyed by the projection version, for pollers.
+
+The ETag is `"<generation>:<position>|<digest of the request>"`. With the version the position
+watch already knows, a matching `If-None-Match` gets a 304 before any query runs; a repeated
+question at an unchanged version is served from memory.
+"""
+
+import hashlib
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable
+
+import orjson
+from fastapi import Request, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+CACHE_ENTRIES = 256
+CACHE_CONTROL = "no-cache"
+
+
+def request_digest(request: Request, extra: str = "") -> str:
+    items = sorted(request.query_params.multi_items())
+    raw = f"{request.url.path}?{items}#{extra}".encode()
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def etag_for(version: str, digest: str) -> str:
+    return f'"{version}|{digest}"'
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return etag in candidates or "*" in candidates
+
+
+class AnswerCache:
+    def __init__(self) -> None:
+        self._answers: OrderedDict[str, tuple[str, bytes, str]] = OrderedDict()
+
+    def get(self, digest: str, version: str | None) -> tuple[bytes, str] | None:
+        found = self._answers.get(digest)
+        if found is None or version is None or found[0] != version:
+            return None
+        self._answers.move_to_end(digest)
+        return found[1], found[2]
+
+    def put(self, digest: str, version: str, body: bytes, media_type: str) -> None:
+        self._answers[digest] = (version, body, media_type)
+        self._answers.move_to_end(digest)
+        while len(self._answers) > CACHE_ENTRIES:
+            self._answers.popitem(last=False)
+
+
+async def read_version(conn: AsyncConnection) -> str:
+    schema = (await conn.execute(text("SELECT schema_name FROM scoring.active_generation WHERE id = 1"))).scalar_one()
+    position = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
+    return f"{schema}:{position}"
+
+
+Renderer = Callable[[AsyncConnection], Awaitable[tuple[bytes, str]]]
+
+
+async def conditional_answer(request: Request, render: Renderer, *, headers: dict[str, str] | None = None) -> Response:
+    """304 when the client has the current answer; else the cached or freshly rendered answer."""
+    app_state = request.app.state
+    known = app_state.position_watch.version
+    digest = request_digest(request)
+    extra_headers = {"Cache-Control": CACHE_CONTROL, **(headers or {})}
+    if known is not None:
+        etag = etag_for(known, digest)
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag, **extra_headers})
+        cached = app_state.answer_cache.get(digest, known)
+        if cached is not None:
+            return Response(cached[0], media_type=cached[1], headers={"ETag": etag, **extra_headers})
+    engine = app_state.kaohe.engine
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            version = await read_version(conn)
+            body, media_type = await render(conn)
+    app_state.answer_cache.put(digest, version, body, media_type)
+    etag = etag_for(version, digest)
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag, **extra_headers})
+    return Response(body, media_type=media_type, headers={"ETag": etag, **extra_headers})
+
+
+def json_bytes(body: Any) -> tuple[bytes, str]:
+    return orjson.dumps(body), "application/json"

@@ -1,0 +1,49 @@
+"""Composition root of the scoring service: projections, ledgers, audit; runs the projector."""
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+
+from shared.problems import Problem
+from shared.service import ServiceState, create_service_app
+from shared.settings import Settings
+from services.scoring.api import router
+from services.scoring.projector import Projector
+
+
+async def _start(app: FastAPI, state: ServiceState) -> None:
+    if not state.settings.projector_enabled:
+        return
+    projector = Projector(url=state.settings.service_database_url("scoring"), role=None, policies=state.policies,
+                          zone=state.settings.zone, batch_size=state.settings.projector_batch_size,
+                          poll_seconds=state.settings.projector_poll_seconds)
+    app.state.projector = projector
+    app.state.projector_task = asyncio.create_task(projector.run(), name="projector")
+
+    async def projector_ready() -> None:
+        if projector.status.role not in ("projecting", "standby"):
+            raise Problem(503, "projector_not_running", f"projector is {projector.status.role}")
+
+    app.state.readiness = projector_ready
+
+
+async def _stop(app: FastAPI, _state: ServiceState) -> None:
+    task = getattr(app.state, "projector_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = create_service_app(
+        name="scoring", title="kaohe scoring",
+        description="Projections of the event log: ledgers, scores, audit, rebuild and what-if.",
+        settings=settings, on_start=_start, on_stop=_stop,
+    )
+    app.include_router(router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,316 @@
+"""The fold: `apply(state, event, policy)` → the new state and the ledger effects of that event.
+
+Pure: no I/O, no clock, no database. The projector, the rebuild, time travel, the audit replay and
+what-if all call this one function; every number comes from the policy.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Callable
+
+from immutables import Map
+
+from shared.policy import Effect, Policy
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """An event as the fold sees it; `month` is the YYYYMM of `occurred_at` in the district's zone."""
+
+    event_id: str
+    position: int
+    type: str
+    occurred_at: datetime
+    month: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One effect of one event on one unit (officer_id None) or one officer."""
+
+    event_id: str
+    seq: int
+    position: int
+    occurred_at: datetime
+    month: int
+    unit_id: str
+    officer_id: str | None
+    clause: str
+    reward_clause: str | None
+    points: int
+    reward_yuan: Decimal
+    officer_ids: tuple[str, ...]
+    item_id: str | None
+    note: str | None
+    policy_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """Counted activity: a submission, an adoption (by channel) or an endorsement (by level)."""
+
+    event_id: str
+    position: int
+    month: int
+    unit_id: str
+    fact: str
+    channel: str | None
+    item_id: str
+    officer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """Every line and fact of `target_event_id` stops counting from `position` on."""
+
+    target_event_id: str
+    revoked_by: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    lines: tuple[Line, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    revocations: tuple[Revocation, ...] = ()
+    rows: tuple[tuple[str, tuple], ...] = ()  # (table, row) for units, officers, items, targets
+
+
+NOTHING = Outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    unit_id: str
+    kind: str
+    authors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FoldState:
+    units: Map = field(default_factory=Map)          # unit_id -> Unit
+    officers: Map = field(default_factory=Map)       # officer_id -> unit_id
+    items: Map = field(default_factory=Map)          # item_id -> Item
+    targets: Map = field(default_factory=Map)        # (unit_id, year, month or 0) -> (submissions, adoptions)
+    month_counts: Map = field(default_factory=Map)   # (unit_id, YYYYMM) -> (submitted, adopted)
+    adoptions: Map = field(default_factory=Map)      # adoption event id -> (unit_id, YYYYMM) while it counts
+    closes: Map = field(default_factory=Map)         # YYYYMM -> event id of the close in force
+
+
+def split_reward(total: Decimal, authors: int) -> list[Decimal]:
+    """Even shares rounded down to the cent; the leftover cents go to the first author."""
+    if authors == 0:
+        return []
+    share = (total / authors).quantize(CENT, rounding=ROUND_DOWN)
+    return [total - share * (authors - 1)] + [share] * (authors - 1)
+
+
+def _effect_lines(event: LogEvent, policy: Policy, effect: Effect, *, unit_id: str, officers: tuple[str, ...],
+                  item_id: str | None, points: int | None = None, split_money: bool = True) -> list[Line]:
+    """The unit's line and one line per named officer: full points each, money split among them."""
+    points = effect.points if points is None else points
+    note = event.data.get("note")
+    shares = split_reward(effect.yuan, len(officers)) if split_money else [ZERO] * len(officers)
+    lines = [Line(event.event_id, 0, event.position, event.occurred_at, event.month, unit_id, None, effect.clause,
+                  effect.reward_clause, points, effect.yuan, officers, item_id, note, policy.version)]
+    for seq, (officer_id, share) in enumerate(zip(officers, shares), start=1):
+        lines.append(Line(event.event_id, seq, event.position, event.occurred_at, event.month, unit_id, officer_id,
+                          effect.clause, effect.reward_clause, points, share, officers, item_id, note, policy.version))
+    return lines
+
+
+def _count(state: FoldState, unit_id: str, month: int, *, submitted: int = 0, adopted: int = 0) -> Map:
+    old_submitted, old_adopted = state.month_counts.get((unit_id, month), (0, 0))
+    return state.month_counts.set((unit_id, month), (old_submitted + submitted, old_adopted + adopted))
+
+
+def _deduction_effect(policy: Policy, clause_id: str, points: int | None = None) -> Effect:
+    return Effect(clause=clause_id, points=policy.points_of(clause_id) if points is None else points,
+                  reward_clause=None, yuan=ZERO)
+
+
+# --- one handler per event type -------------------------------------------------------------------
+
+def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
+    d = event.data
+    row = ("units", (d["unit_id"], d["name"], d["kind"], event.occurred_at, event.position))
+    return replace(state, units=state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))), Outcome(rows=(row,))
+
+
+def _officer_registered(state: FoldState, event: LogEvent, _policy: Policy):
+    d = event.data
+    row = ("officers", (d["officer_id"], d["unit_id"], d["name"], event.occurred_at, event.position))
+    return replace(state, officers=state.officers.set(d["officer_id"], d["unit_id"])), Outcome(rows=(row,))
+
+
+def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
+    d = event.data
+    month = d.get("month") or 0
+    row = ("targets", (event.position, d["unit_id"], d["year"], month, d["submissions"], d["adoptions"]))
+    targets = state.targets.set((d["unit_id"], d["year"], month), (d["submissions"], d["adoptions"]))
+    return replace(state, targets=targets), Outcome(rows=(row,))
+
+
+def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
+    d = event.data
+    authors = tuple(d.get("authors", ()))
+    row = ("items", (d["item_id"], d["unit_id"], d["title"], d["kind"], list(authors), event.month, event.position))
+    fact = Fact(event.event_id, event.position, event.month, d["unit_id"], "submitted", None, d["item_id"], authors)
+    new_state = replace(state, items=state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
+                        month_counts=_count(state, d["unit_id"], event.month, submitted=1))
+    return new_state, Outcome(facts=(fact,), rows=(row,))
+
+
+def _item_adopted(state: FoldState, event: LogEvent, policy: Policy):
+    d = event.data
+    item: Item = state.items[d["item_id"]]
+    effect = policy.adoption[(d["channel"], d.get("kind") or item.kind)]
+    lines = _effect_lines(event, policy, effect, unit_id=item.unit_id, officers=item.authors, item_id=d["item_id"])
+    contribution = policy.document.contribution
+    for seq, contributor in enumerate(d.get("contributors", ()), start=len(lines)):
+        points = policy.points_of(contribution) + contributor.get("extra_points", 0)
+        lines.append(Line(event.event_id, seq, event.position, event.occurred_at, event.month, contributor["unit_id"],
+                          None, contribution, None, points, ZERO, (), d["item_id"], None, policy.version))
+    fact = Fact(event.event_id, event.position, event.month, item.unit_id, "adopted", d["channel"], d["item_id"],
+                item.authors)
+    new_state = replace(state, month_counts=_count(state, item.unit_id, event.month, adopted=1),
+                        adoptions=state.adoptions.set(event.event_id, (item.unit_id, event.month)))
+    return new_state, Outcome(lines=tuple(lines), facts=(fact,))
+
+
+def _item_endorsed(state: FoldState, event: LogEvent, policy: Policy):
+    d = event.data
+    item: Item = state.items[d["item_id"]]
+    effect = policy.endorsement[d["level"]]
+    lines = _effect_lines(event, policy, effect, unit_id=item.unit_id, officers=item.authors, item_id=d["item_id"])
+    fact = Fact(event.event_id, event.position, event.month, item.unit_id, "endorsed", d["level"], d["item_id"],
+                item.authors)
+    return state, Outcome(lines=tuple(lines), facts=(fact,))
+
+
+def _assessed(state: FoldState, event: LogEvent, policy: Policy):
+    d = event.data
+    effect = _deduction_effect(policy, policy.document.assessment[d["outcome"]])
+    return state, Outcome(lines=tuple(_effect_lines(event, policy, effect, unit_id=d["unit_id"], officers=(),
+                                                    item_id=None)))
+
+
+def _deduction(clause_of: Callable[[Policy, dict], tuple[str, int | None]]):
+    def handler(state: FoldState, event: LogEvent, policy: Policy):
+        d = event.data
+        clause_id, points = clause_of(policy, d)
+        effect = _deduction_effect(policy, clause_id, points)
+        lines = _effect_lines(event, policy, effect, unit_id=d["unit_id"],
+                              officers=tuple(d.get("responsible_officers", ())), item_id=d.get("item_id"),
+                              split_money=False)
+        return state, Outcome(lines=tuple(lines))
+
+    return handler
+
+
+def _revoke(state: FoldState, event: LogEvent, target_event_id: str) -> tuple[FoldState, Outcome]:
+    counted = state.adoptions.get(target_event_id)
+    if counted is not None:
+        unit_id, month = counted
+        state = replace(state, adoptions=state.adoptions.delete(target_event_id),
+                        month_counts=_count(state, unit_id, month, adopted=-1))
+    return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position),))
+
+
+def _event_revoked(state: FoldState, event: LogEvent, _policy: Policy):
+    return _revoke(state, event, event.data["target_event_id"])
+
+
+def _dispute_resolved(state: FoldState, event: LogEvent, _policy: Policy):
+    if event.data["outcome"] != "revoked":
+        return state, NOTHING
+    return _revoke(state, event, event.data["deduction_event_id"])
+
+
+def effective_target(targets: Map, unit_id: str, year: int, month: int) -> tuple[int, int] | None:
+    """The month's own target, else the year's default for every month, else None."""
+    found = targets.get((unit_id, year, month))
+    return found if found is not None else targets.get((unit_id, year, 0))
+
+
+def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
+    year, month = event.data["year"], event.data["month"]
+    key = year * 100 + month
+    rules = policy.document.month_evaluation
+    lines = []
+    for unit_id in sorted(state.units.keys()):
+        target = effective_target(state.targets, unit_id, year, month)
+        if target is None:
+            continue
+        submitted, adopted = state.month_counts.get((unit_id, key), (0, 0))
+        need_submitted, need_adopted = target
+        tally = f"报送 {submitted}/{need_submitted}，采用 {adopted}/{need_adopted}"
+        if submitted >= need_submitted and adopted >= need_adopted:
+            clause_id, note = rules.met, f"完成{year}年{month}月报送和采用目标（{tally}）"
+            points = policy.points_of(clause_id)
+        elif submitted < need_submitted:
+            clause_id, note = rules.submissions_missed, f"未完成{year}年{month}月报送目标（{tally}）"
+            points = policy.points_of(clause_id)
+        else:  # submissions met, adoptions not: a line that awards nothing and says why
+            clause_id, note = rules.adoptions_missed, f"完成报送目标但未完成采用目标，不计分（{tally}）"
+            points = 0
+        lines.append(Line(event.event_id, len(lines), event.position, event.occurred_at, key, unit_id, None, clause_id,
+                          None, points, ZERO, (), None, note, policy.version))
+    return replace(state, closes=state.closes.set(key, event.event_id)), Outcome(lines=tuple(lines))
+
+
+def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
+    key = event.data["year"] * 100 + event.data["month"]
+    close_id = state.closes[key]
+    revocation = Revocation(close_id, event.event_id, event.position)
+    return replace(state, closes=state.closes.delete(key)), Outcome(revocations=(revocation,))
+
+
+def _no_effect(state: FoldState, _event: LogEvent, _policy: Policy):
+    return state, NOTHING
+
+
+HANDLERS: dict[str, Callable[[FoldState, LogEvent, Policy], tuple[FoldState, Outcome]]] = {
+    "unit.registered": _unit_registered,
+    "officer.registered": _officer_registered,
+    "unit.target-set": _target_set,
+    "unit.assessed": _assessed,
+    "item.submitted": _item_submitted,
+    "item.adopted": _item_adopted,
+    "item.endorsed": _item_endorsed,
+    "unit.false-information": _deduction(lambda p, d: (p.document.false_information, -d["points"])),
+    "unit.late-reported": _deduction(lambda p, d: (p.document.late_reported[d["level"]][d["kind"]], None)),
+    "unit.solicitation-missed": _deduction(lambda p, d: (p.document.solicitation_missed, None)),
+    "unit.criticized": _deduction(lambda p, d: (p.document.criticized, None)),
+    "unit.deduction-disputed": _no_effect,
+    "unit.dispute-resolved": _dispute_resolved,
+    "event.revoked": _event_revoked,
+    "period.month-closed": _month_closed,
+    "period.month-reopened": _month_reopened,
+}
+
+
+class FoldError(RuntimeError):
+    """The fold could not apply an event: the projection stops here and says where."""
+
+
+def apply(state: FoldState, event: LogEvent, policy: Policy) -> tuple[FoldState, Outcome]:
+    """Fold one event: the new state and the ledger lines, facts and revocations it produces."""
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        raise FoldError(f"position {event.position}: no fold rule for event type {event.type}")
+    try:
+        return handler(state, event, policy)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FoldError(f"position {event.position} ({event.type}, {event.event_id}): {exc!r}") from exc

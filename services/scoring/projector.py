@@ -1,0 +1,135 @@
+"""The projector: folds the log into the active projection generation, exactly once.
+
+One instance projects at a time: it holds a session-level advisory lock on the connection it
+writes with, so if that connection dies the lock goes with it and a standby takes over. Each batch
+of lines and the checkpoint are written in one transaction, so a crash leaves the projection
+exactly at its checkpoint. On start (or takeover) the fold state is rebuilt by folding the log up
+to the checkpoint without writing, then catch-up continues from the checkpoint.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from shared.db import connect_raw
+from shared.eventstore import EVENTS_CHANNEL
+from shared.policy import PolicySet
+from services.scoring.fold import FoldError, FoldState, apply
+from services.scoring.log_reader import read_chunk, stream_log
+from services.scoring.projection_writer import write_outcomes
+
+log = logging.getLogger("kaohe.projector")
+PROJECTOR_LOCK_KEY = 0x6B616F6870  # one projector per database
+
+
+@dataclass
+class ProjectorStatus:
+    role: str = "starting"  # starting | standby | projecting | failed
+    schema: str | None = None
+    checkpoint: int = 0
+    last_batch_at: float | None = None
+    error: str | None = None
+    events_projected: int = 0
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def active_schema(conn) -> str:
+    return await conn.fetchval("SELECT schema_name FROM scoring.active_generation WHERE id = 1")
+
+
+class Projector:
+    """Runs until cancelled: standby until it holds the lock, then catch up and follow the log."""
+
+    def __init__(self, *, url: str, role: str | None, policies: PolicySet, zone: ZoneInfo, batch_size: int,
+                 poll_seconds: float):
+        self.url = url
+        self.role = role
+        self.policies = policies
+        self.zone = zone
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.status = ProjectorStatus()
+        self._wake = asyncio.Event()
+        self.conn = None
+        self.state = FoldState()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except FoldError as exc:
+                # A fold error is a bug or a bad policy, not a passing fault: stop and say where.
+                self.status.role, self.status.error = "failed", str(exc)
+                log.error("projection stopped: %s", exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - connection lost, database restarting: retry
+                self.status.role, self.status.error = "starting", f"{type(exc).__name__}: {exc}"
+                log.warning("projector lost its connection (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                await self._close()
+
+    async def _close(self) -> None:
+        if self.conn is not None:
+            try:
+                await asyncio.wait_for(self.conn.close(), timeout=2)
+            except Exception:  # noqa: BLE001 - the connection is already gone
+                self.conn.terminate()
+            self.conn = None
+
+    async def _lead(self) -> None:
+        self.conn = conn = await connect_raw(self.url, role=self.role)
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PROJECTOR_LOCK_KEY):
+            self.status.role = "standby"
+            await asyncio.sleep(1.0)
+        await conn.add_listener(EVENTS_CHANNEL, lambda *_: self._wake.set())
+        schema = await active_schema(conn)
+        checkpoint = await conn.fetchval(f"SELECT position FROM {schema}.checkpoint")
+        self.state = await self.restore_state(conn, until=checkpoint)
+        self.status.role, self.status.schema, self.status.checkpoint = "projecting", schema, checkpoint
+        self.status.error = None
+        log.info("projecting into %s from position %s", schema, checkpoint)
+        while True:
+            self._wake.clear()
+            moved = await self.catch_up(conn, schema)
+            if not moved:
+                self.status.caught_up.set()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                except asyncio.TimeoutError:
+                    await conn.execute("SELECT 1")  # the slow poll; also notices a dead connection
+
+    async def restore_state(self, conn, *, until: int) -> FoldState:
+        """The fold state after `until`, rebuilt from the log (nothing is written)."""
+        state = FoldState()
+        async for events in stream_log(conn, zone=self.zone, until=until, chunk=max(self.batch_size, 5000)):
+            for event in events:
+                state, _ = apply(state, event, self.policies.at(event.occurred_at))
+        return state
+
+    async def catch_up(self, conn, schema: str) -> bool:
+        """Project every committed event after the checkpoint; True if anything moved."""
+        moved = False
+        while True:
+            events = await read_chunk(conn, after=self.status.checkpoint, until=2**62, limit=self.batch_size,
+                                      zone=self.zone)
+            if not events:
+                return moved
+            state, outcomes = self.state, []
+            for event in events:
+                state, outcome = apply(state, event, self.policies.at(event.occurred_at))
+                outcomes.append(outcome)
+            position = events[-1].position
+            async with conn.transaction():
+                await write_outcomes(conn, schema, outcomes, position=position,
+                                     policy_version=self.policies.current.version)
+            # Only once the transaction committed does the in-memory state move on.
+            self.state = state
+            self.status.checkpoint = position
+            self.status.events_projected += len(events)
+            self.status.last_batch_at = time.time()
+            moved = True

@@ -1,0 +1,41 @@
+"""Fold a run of the log in memory: the ledger as the projector would have stored it.
+
+Used by the audit replay check, what-if and the tests that compare projection with a fresh fold.
+"""
+
+from dataclasses import dataclass, field
+from typing import AsyncIterable, Iterable
+
+from shared.policy import PolicySet
+from services.scoring.fold import Fact, FoldState, Line, LogEvent, apply
+
+
+@dataclass
+class Replay:
+    state: FoldState = field(default_factory=FoldState)
+    lines: list[Line] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    revoked: dict[str, tuple[str, int]] = field(default_factory=dict)  # event id -> (revoked by, position)
+    position: int = 0
+
+    def feed(self, events: Iterable[LogEvent], policies: PolicySet, *, keep_lines: bool = True) -> None:
+        state = self.state
+        for event in events:
+            state, outcome = apply(state, event, policies.at(event.occurred_at))
+            if keep_lines:
+                self.lines.extend(outcome.lines)
+                self.facts.extend(outcome.facts)
+            for revocation in outcome.revocations:
+                self.revoked.setdefault(revocation.target_event_id, (revocation.revoked_by, revocation.position))
+            self.position = event.position
+        self.state = state
+
+    def counts(self, line: Line) -> bool:
+        return line.event_id not in self.revoked
+
+
+async def replay_log(chunks: AsyncIterable[list[LogEvent]], policies: PolicySet) -> Replay:
+    replay = Replay()
+    async for events in chunks:
+        replay.feed(events, policies)
+    return replay

@@ -1,0 +1,1 @@
+"""Code the three kaohe services share: event schemas, policy, settings, database access."""

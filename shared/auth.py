@@ -1,0 +1,161 @@
+"""Bearer API keys and roles (api.md, "Authentication and roles").
+
+A key is `kh_<key id>_<secret>`; only the SHA-256 of the whole key is stored. The key id finds the
+row and `hmac.compare_digest` compares the hashes, so timing does not reveal the secret.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.events import PLATFORM_TYPES
+from shared.problems import Problem
+
+ROLES = ("platform", "office", "unit", "viewer", "auditor", "admin")
+# What each role may do. `read_ledger` for a unit key is further limited to its own unit.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "platform": frozenset({"append", "read_log", "status"}),
+    "office": frozenset({"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "status"}),
+    "unit": frozenset({"append", "read_ledger", "read_rankings", "status"}),
+    "viewer": frozenset({"read_rankings", "read_reports", "status"}),
+    "auditor": frozenset({"read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if",
+                          "rebuild", "status"}),
+    "admin": frozenset({"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if",
+                        "rebuild", "status"}),
+}
+PUBLIC_WHEN_ALLOWED = frozenset({"read_rankings", "read_public_reports"})
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's name, role and (for a unit key) unit."""
+
+    name: str
+    role: str
+    unit_id: str | None = None
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        actor = {"name": self.name, "role": self.role}
+        if self.unit_id:
+            actor["unit_id"] = self.unit_id
+        return actor
+
+    def check_append(self, type_name: str, unit_id: str | None) -> None:
+        if self.role == "platform" and type_name not in PLATFORM_TYPES:
+            raise Problem(403, "forbidden", f"a platform key may not append {type_name}")
+        if self.role == "unit":
+            if type_name != "unit.deduction-disputed":
+                raise Problem(403, "forbidden", f"a unit key may not append {type_name}")
+            if unit_id != self.unit_id:
+                raise Problem(403, "forbidden", "a unit key may dispute only its own unit's deductions")
+
+    def check_unit(self, unit_id: str) -> None:
+        if self.role == "unit" and unit_id != self.unit_id:
+            raise Problem(403, "forbidden", "a unit key may read only its own unit")
+
+
+ANONYMOUS = Principal(name="anonymous", role="viewer")
+OPEN_ADMIN = Principal(name="open-access", role="admin")
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its id."""
+    key_id = secrets.token_hex(4)
+    return key_id, f"kh_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def key_id_of(key: str) -> str | None:
+    parts = key.split("_", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "kh" else None
+
+
+async def create_key(conn: AsyncConnection, *, role: str, name: str, unit_id: str | None = None,
+                     key: str | None = None) -> str:
+    """Store a new key (or the given one) and return it; the caller commits."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "unit" and not unit_id:
+        raise ValueError("a unit key needs --unit")
+    if key is None:
+        key_id, key = new_key()
+    else:
+        key_id = key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8]
+    await conn.execute(
+        text("INSERT INTO auth.api_keys (key_id, name, role, unit_id, key_hash) VALUES (:id, :name, :role, :unit, :hash)"),
+        {"id": key_id, "name": name, "role": role, "unit": unit_id, "hash": hash_key(key)},
+    )
+    return key
+
+
+async def ensure_bootstrap_key(conn: AsyncConnection, key: str) -> None:
+    """Create the admin key `KAOHE_BOOTSTRAP_ADMIN_KEY` unless a key with that secret exists."""
+    await conn.execute(
+        text("INSERT INTO auth.api_keys (key_id, name, role, key_hash) VALUES (:id, 'bootstrap-admin', 'admin', :hash) "
+             "ON CONFLICT (key_hash) DO NOTHING"),
+        {"id": key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8], "hash": hash_key(key)},
+    )
+
+
+class KeyCache:
+    """Verified keys for a few seconds, so polling dashboards do not cost a query per request."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    async def resolve(self, engine, key: str) -> Principal | None:
+        now = time.monotonic()
+        cached = self._entries.get(key)
+        if cached and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        key_id = key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8]
+        async with engine.connect() as conn:
+            rows = (await conn.execute(
+                text("SELECT name, role, unit_id, key_hash FROM auth.api_keys WHERE key_id = :id AND revoked_at IS NULL"),
+                {"id": key_id},
+            )).all()
+        digest = hash_key(key)
+        principal = None
+        for row in rows:
+            if hmac.compare_digest(bytes(row.key_hash), digest):
+                principal = Principal(name=row.name, role=row.role, unit_id=row.unit_id)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now, principal)
+        return principal
+
+
+def require(permission: str, *, public: bool = False):
+    """A dependency: the caller's Principal, refused with 401/403 unless it holds `permission`."""
+
+    async def dependency(request: Request) -> Principal:
+        state = request.app.state.kaohe
+        if not state.settings.auth_enabled:
+            return OPEN_ADMIN
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if not key or scheme.lower() != "bearer":
+            if public and state.settings.public_reads:
+                return ANONYMOUS
+            raise Problem(401, "unauthorized", "send Authorization: Bearer <key>",
+                          headers={"WWW-Authenticate": "Bearer"})
+        principal = await request.app.state.key_cache.resolve(state.engine, key.strip())
+        if principal is None:
+            raise Problem(401, "unauthorized", "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
+        if permission not in PERMISSIONS[principal.role]:
+            raise Problem(403, "forbidden", f"role {principal.role} may not {permission.replace('_', ' ')}")
+        return principal
+
+    return Depends(dependency)

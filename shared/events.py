@@ -1,0 +1,256 @@
+"""The event types of api.md: one pydantic model per type, a discriminated union over them.
+
+Events are facts named in the past tense. The envelope (`event_id`, `occurred_at`, `metadata`,
+`expected_version`) is common; `data` differs per type and is validated strictly.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+
+SCHEMA_VERSION = 1
+METADATA_MAX_BYTES = 4096
+
+
+def _trim(value: Any) -> Any:
+    # str.strip() removes every Unicode white space, U+3000 (ideographic space) included.
+    return value.strip() if isinstance(value, str) else value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Text = Annotated[
+    str,
+    BeforeValidator(_trim),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+Note = Annotated[str, BeforeValidator(_trim), StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+Year = Annotated[int, Field(ge=2000, le=2100)]
+Month = Annotated[int, Field(ge=1, le=12)]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+Officers = Annotated[list[Id], Field(max_length=100)]
+
+UnitKind = Literal["department", "township", "other"]
+ItemKind = Literal["single", "brief", "research"]
+Channel = Literal["district_zhengwu", "district_daily", "district_bulletin", "city", "province", "website_today"]
+Level = Literal["district", "city", "province"]
+CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
+LEVELS: tuple[str, ...] = Level.__args__  # type: ignore[attr-defined]
+UNIT_KINDS: tuple[str, ...] = UnitKind.__args__  # type: ignore[attr-defined]
+
+
+class Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class UnitRegisteredData(Data):
+    unit_id: Id
+    name: Text
+    kind: UnitKind
+
+
+class OfficerRegisteredData(Data):
+    officer_id: Id
+    unit_id: Id
+    name: Text
+
+
+class UnitTargetSetData(Data):
+    unit_id: Id
+    year: Year
+    month: Month | None = None
+    submissions: Count
+    adoptions: Count
+
+
+class UnitAssessedData(Data):
+    unit_id: Id
+    year: Year
+    outcome: Literal["adequate", "inadequate"]
+    note: Note | None = None
+
+
+class ItemSubmittedData(Data):
+    item_id: Id
+    unit_id: Id
+    title: Text
+    kind: ItemKind
+    authors: Officers = []
+    urgent: bool = False
+    solicited: bool = False
+
+
+class Contributor(Data):
+    unit_id: Id
+    extra_points: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class ItemAdoptedData(Data):
+    item_id: Id
+    channel: Channel
+    kind: ItemKind | None = None
+    publication: Text | None = None
+    issue: Text | None = None
+    contributors: Annotated[list[Contributor], Field(max_length=100)] = []
+
+
+class ItemEndorsedData(Data):
+    item_id: Id
+    level: Level
+    leader: Text | None = None
+    note: Note | None = None
+
+
+class DeductionData(Data):
+    unit_id: Id
+    responsible_officers: Officers = []
+    note: Note | None = None
+
+
+class UnitFalseInformationData(DeductionData):
+    points: Annotated[int, Field(ge=0, le=10_000)]
+    item_id: Id | None = None
+
+
+class UnitLateReportedData(DeductionData):
+    level: Level
+    kind: Literal["late", "missed", "concealed"]
+    item_id: Id | None = None
+
+
+class UnitSolicitationMissedData(DeductionData):
+    solicitation: Text | None = None
+
+
+class UnitCriticizedData(DeductionData):
+    bulletin: Text | None = None
+
+
+class UnitDeductionDisputedData(Data):
+    unit_id: Id
+    deduction_event_id: UUID
+    reason: Text
+    evidence: Text | None = None
+
+
+class UnitDisputeResolvedData(Data):
+    unit_id: Id
+    deduction_event_id: UUID
+    outcome: Literal["upheld", "revoked"]
+    reason: Text
+
+
+class EventRevokedData(Data):
+    target_event_id: UUID
+    reason: Text
+
+
+class MonthData(Data):
+    year: Year
+    month: Month
+
+
+class PeriodMonthReopenedData(MonthData):
+    reason: Text
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: UUID | None = None
+    occurred_at: AwareDatetime
+    metadata: dict[str, Any] = {}
+    expected_version: Annotated[int, Field(ge=0)] | None = None
+
+
+def _envelope(type_name: str, data_model: type[Data]) -> type[Envelope]:
+    name = "".join(part.capitalize() for part in type_name.replace("-", ".").split("."))
+    return type(
+        name,
+        (Envelope,),
+        {"__annotations__": {"type": Literal[type_name], "data": data_model}, "__module__": __name__},
+    )
+
+
+DATA_MODELS: dict[str, type[Data]] = {
+    "unit.registered": UnitRegisteredData,
+    "officer.registered": OfficerRegisteredData,
+    "unit.target-set": UnitTargetSetData,
+    "unit.assessed": UnitAssessedData,
+    "item.submitted": ItemSubmittedData,
+    "item.adopted": ItemAdoptedData,
+    "item.endorsed": ItemEndorsedData,
+    "unit.false-information": UnitFalseInformationData,
+    "unit.late-reported": UnitLateReportedData,
+    "unit.solicitation-missed": UnitSolicitationMissedData,
+    "unit.criticized": UnitCriticizedData,
+    "unit.deduction-disputed": UnitDeductionDisputedData,
+    "unit.dispute-resolved": UnitDisputeResolvedData,
+    "event.revoked": EventRevokedData,
+    "period.month-closed": MonthData,
+    "period.month-reopened": PeriodMonthReopenedData,
+}
+EVENT_MODELS: dict[str, type[Envelope]] = {name: _envelope(name, model) for name, model in DATA_MODELS.items()}
+EVENT_TYPES: tuple[str, ...] = tuple(DATA_MODELS)
+
+NewEvent = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]  # type: ignore[misc]
+new_event_adapter: TypeAdapter = TypeAdapter(NewEvent)
+
+DEDUCTION_TYPES = frozenset(
+    {"unit.false-information", "unit.late-reported", "unit.solicitation-missed", "unit.criticized"}
+)
+# Events whose ledger lines an `event.revoked` may cancel: the ones that earn or lose points or money.
+REVOCABLE_TYPES = DEDUCTION_TYPES | {"unit.assessed", "item.adopted", "item.endorsed"}
+PLATFORM_TYPES = frozenset({"unit.registered", "officer.registered"}) | {t for t in EVENT_TYPES if t.startswith("item.")}
+
+
+def stream_of(type_name: str, data: dict[str, Any]) -> str | None:
+    """The stream an event belongs to; None for `event.revoked` (its target's stream)."""
+    prefix = type_name.split(".", 1)[0]
+    if type_name == "officer.registered":
+        return f"officer-{data['officer_id']}"
+    if prefix == "unit":
+        return f"unit-{data['unit_id']}"
+    if prefix == "item":
+        return f"item-{data['item_id']}"
+    if prefix == "period":
+        return f"period-{data['year']:04d}-{data['month']:02d}"
+    return None
+
+
+def stored_data(event: Envelope) -> dict[str, Any]:
+    """The `data` as the log stores it: trimmed, JSON-ready, defaults left out."""
+    return event.data.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+
+
+class RecordedEvent(BaseModel):
+    """An event as read back from the log."""
+
+    event_id: UUID
+    global_position: int
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: dict[str, Any] | None
+    data: dict[str, Any]
+    metadata: dict[str, Any]

@@ -1,0 +1,180 @@
+"""The event store: append with optimistic concurrency and idempotency, read in global order.
+
+Helpers here never commit: the caller owns the transaction, so checks and the append are one
+atomic step.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Sequence
+from uuid import UUID
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.events import SCHEMA_VERSION, RecordedEvent
+
+EVENTS_CHANNEL = "kaohe_events"
+PROJECTION_CHANNEL = "kaohe_projection"
+# One key for every append. See `append` for why appends are serialised.
+APPEND_LOCK_KEY = 0x6B616F6865
+COLUMNS = (
+    "event_id, global_position, stream_id, stream_version, type, schema_version, "
+    "occurred_at, recorded_at, actor, data, metadata"
+)
+
+
+@dataclass(slots=True)
+class NewRecord:
+    """An event that passed its checks and has its stream version, ready to be appended."""
+
+    event_id: UUID
+    stream_id: str
+    stream_version: int
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    actor: dict[str, Any] | None
+    content_hash: bytes
+
+
+def content_hash(type_name: str, occurred_at: datetime, data: dict[str, Any], metadata: dict[str, Any]) -> bytes:
+    """Hash of what the client said; equal hashes under one event id make a retry, not a conflict."""
+    canonical = orjson.dumps(
+        [type_name, occurred_at.astimezone(timezone.utc).isoformat(), data, metadata],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(canonical).digest()
+
+
+async def append(conn: AsyncConnection, records: Sequence[NewRecord]) -> list[dict[str, Any]]:
+    """Append records in order; return their positions. Raises IntegrityError on a version race.
+
+    The ordering trap: a sequence hands out positions at INSERT, but transactions commit in
+    another order, so a reader at checkpoint 11 could miss 10 if 10 commits later. We serialise
+    appends with a transaction-level advisory lock taken just before the INSERT: the next writer
+    cannot draw a position until this transaction has committed (the lock is released after the
+    commit is visible), so positions become visible in increasing order and a reader may simply
+    read `global_position > checkpoint`. We prefer this to xid8 snapshots because the fold and
+    time travel are defined by global position, which is then also commit order, and because
+    every check ingest made before the lock stays valid: checks read immutable facts, and the
+    stream-local ones are protected by the unique (stream_id, stream_version). The lock covers
+    only INSERT + NOTIFY + COMMIT, so the serial section is short.
+    """
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+    result = await conn.execute(
+        text(
+            """
+            INSERT INTO eventlog.events
+                (event_id, stream_id, stream_version, type, schema_version, occurred_at,
+                 actor, data, metadata, content_hash)
+            SELECT e, s, v, t, :schema_version, o, a, d, m, h
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:streams AS text[]), CAST(:versions AS int[]),
+                        CAST(:types AS text[]), CAST(:occurred AS timestamptz[]),
+                        CAST(:actors AS jsonb[]), CAST(:datas AS jsonb[]), CAST(:metas AS jsonb[]),
+                        CAST(:hashes AS bytea[]))
+                 WITH ORDINALITY AS r(e, s, v, t, o, a, d, m, h, n)
+            ORDER BY n
+            RETURNING event_id, global_position, stream_id, stream_version, recorded_at
+            """
+        ),
+        {
+            "schema_version": SCHEMA_VERSION,
+            "ids": [r.event_id for r in records],
+            "streams": [r.stream_id for r in records],
+            "versions": [r.stream_version for r in records],
+            "types": [r.type for r in records],
+            "occurred": [r.occurred_at for r in records],
+            "actors": [orjson.dumps(r.actor).decode() for r in records],
+            "datas": [orjson.dumps(r.data).decode() for r in records],
+            "metas": [orjson.dumps(r.metadata).decode() for r in records],
+            "hashes": [r.content_hash for r in records],
+        },
+    )
+    rows = sorted((dict(row._mapping) for row in result), key=lambda row: row["global_position"])
+    # Delivered at commit, so a listener woken by it can already read the events.
+    await conn.execute(text("SELECT pg_notify(:channel, :head)"),
+                       {"channel": EVENTS_CHANNEL, "head": str(rows[-1]["global_position"])})
+    return rows
+
+
+def _recorded(row: Any) -> RecordedEvent:
+    return RecordedEvent.model_construct(**dict(row._mapping))
+
+
+async def read_all(
+    conn: AsyncConnection, *, after: int = 0, limit: int = 100, type_name: str | None = None,
+    stream_id: str | None = None,
+) -> list[RecordedEvent]:
+    """Events after a position in global order, optionally of one type or stream."""
+    clauses = ["global_position > :after"]
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if type_name:
+        clauses.append("type = :type")
+        params["type"] = type_name
+    if stream_id:
+        clauses.append("stream_id = :stream")
+        params["stream"] = stream_id
+    result = await conn.execute(
+        text(f"SELECT {COLUMNS} FROM eventlog.events WHERE {' AND '.join(clauses)} "
+             "ORDER BY global_position LIMIT :limit"),
+        params,
+    )
+    return [_recorded(row) for row in result]
+
+
+async def read_stream(conn: AsyncConnection, stream_id: str) -> list[RecordedEvent]:
+    result = await conn.execute(
+        text(f"SELECT {COLUMNS} FROM eventlog.events WHERE stream_id = :stream ORDER BY stream_version"),
+        {"stream": stream_id},
+    )
+    return [_recorded(row) for row in result]
+
+
+async def read_streams(conn: AsyncConnection, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+    """Several streams at once, each in version order; absent streams map to []."""
+    found: dict[str, list[RecordedEvent]] = {stream: [] for stream in stream_ids}
+    if not stream_ids:
+        return found
+    result = await conn.execute(
+        text(f"SELECT {COLUMNS} FROM eventlog.events WHERE stream_id = ANY(CAST(:streams AS text[])) "
+             "ORDER BY stream_id, stream_version"),
+        {"streams": list(stream_ids)},
+    )
+    for row in result:
+        event = _recorded(row)
+        found[event.stream_id].append(event)
+    return found
+
+
+async def find_events(conn: AsyncConnection, event_ids: Sequence[UUID]) -> dict[UUID, tuple[RecordedEvent, bytes]]:
+    """Stored events by id, with their content hashes."""
+    if not event_ids:
+        return {}
+    result = await conn.execute(
+        text(f"SELECT {COLUMNS}, content_hash FROM eventlog.events WHERE event_id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": list(event_ids)},
+    )
+    found = {}
+    for row in result:
+        mapping = dict(row._mapping)
+        digest = bytes(mapping.pop("content_hash"))
+        found[mapping["event_id"]] = (RecordedEvent.model_construct(**mapping), digest)
+    return found
+
+
+async def head_position(conn: AsyncConnection) -> int:
+    result = await conn.execute(text("SELECT coalesce(max(global_position), 0) FROM eventlog.events"))
+    return int(result.scalar_one())
+
+
+async def position_at(conn: AsyncConnection, moment: datetime) -> int:
+    """The last position recorded at or before `moment` (0 when none)."""
+    result = await conn.execute(
+        text("SELECT coalesce(max(global_position), 0) FROM eventlog.events WHERE recorded_at <= :moment"),
+        {"moment": moment},
+    )
+    return int(result.scalar_one())

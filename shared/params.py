@@ -1,0 +1,22 @@
+"""Query parameters several services read the same way."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from shared.periods import BadPeriod, Period, parse_period
+from shared.problems import Problem
+
+
+def _period(period: Annotated[str, Query(description="2026, 2026-H1, 2026-Q1 or 2026-03",
+                                          examples=["2026", "2026-H1", "2026-Q1", "2026-03"])]) -> Period:
+    try:
+        return parse_period(period)
+    except BadPeriod as exc:
+        raise Problem(422, "invalid_period", str(exc)) from exc
+
+
+PeriodParam = Annotated[Period, Depends(_period)]
+AsOfPosition = Annotated[int | None, Query(ge=0, description="The answer as it stood after this log position")]
+AsOf = Annotated[datetime | None, Query(description="The answer as recorded by this time (with offset)")]

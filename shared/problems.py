@@ -1,0 +1,119 @@
+"""RFC 9457 problem details: every 4xx/5xx answer is `application/problem+json` with a stable `code`."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("kaohe")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answer. Raise it anywhere below a route; the handler renders it."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://kaohe.example/problems/{self.code.replace('_', '-')}",
+            "title": HTTPStatus(self.status).phrase,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
+
+
+def validation_errors(raw: list[dict[str, Any]], *, index: int | None = None) -> list[dict[str, Any]]:
+    """Pydantic errors as `{"loc", "msg"}` (plus `index` inside a batch), JSON-safe."""
+    errors = []
+    for err in raw:
+        entry: dict[str, Any] = {"loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
+                                 "msg": str(err.get("msg", "invalid"))}
+        if index is not None:
+            entry["index"] = index
+        errors.append(entry)
+    return errors
+
+
+_STATUS_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_error", 429: "too_many_requests", 503: "service_unavailable",
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error of the app as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            Problem(422, "validation_error", "the request does not match the schema",
+                    errors=validation_errors(exc.errors()))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem_response(Problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_database_unavailable(exc):
+            return problem_response(
+                Problem(503, "database_unavailable", "the database is not reachable; retry shortly",
+                        headers={"Retry-After": "1"})
+            )
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
+
+
+def _is_database_unavailable(exc: BaseException) -> bool:
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (OSError, ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
+                             asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+                             asyncpg.exceptions.InterfaceError, InterfaceError, OperationalError)):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

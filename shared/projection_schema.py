@@ -1,0 +1,92 @@
+"""The projection tables, created per generation so a rebuild can fill a fresh set while the live
+one keeps serving. Readers use the views in schema `proj`, which point at the active generation;
+switching generations replaces the views inside one transaction, so a reader sees the old
+projection or the new one, never a half-built one.
+"""
+
+PROJECTION_TABLES = ("units", "officers", "items", "targets", "lines", "facts", "checkpoint")
+READ_SCHEMA = "proj"
+
+
+def generation_ddl(schema: str) -> list[str]:
+    """CREATE statements for one projection generation in `schema`."""
+    return [
+        f"CREATE SCHEMA {schema}",
+        f"""CREATE TABLE {schema}.units (
+            unit_id text COLLATE "C" PRIMARY KEY,
+            name text NOT NULL,
+            kind text NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            global_position bigint NOT NULL)""",
+        f"""CREATE TABLE {schema}.officers (
+            officer_id text COLLATE "C" PRIMARY KEY,
+            unit_id text COLLATE "C" NOT NULL,
+            name text NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            global_position bigint NOT NULL)""",
+        f"""CREATE TABLE {schema}.items (
+            item_id text COLLATE "C" PRIMARY KEY,
+            unit_id text COLLATE "C" NOT NULL,
+            title text NOT NULL,
+            kind text NOT NULL,
+            authors text[] NOT NULL,
+            month int NOT NULL,
+            global_position bigint NOT NULL)""",
+        # every unit.target-set, kept as history so a ranking "as of position N" sees the targets then
+        f"""CREATE TABLE {schema}.targets (
+            global_position bigint PRIMARY KEY,
+            unit_id text COLLATE "C" NOT NULL,
+            year int NOT NULL,
+            month int NOT NULL,
+            submissions int NOT NULL,
+            adoptions int NOT NULL)""",
+        # one line = one effect of one event on one unit (officer_id NULL) or one officer
+        f"""CREATE TABLE {schema}.lines (
+            event_id uuid NOT NULL,
+            seq int NOT NULL,
+            global_position bigint NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            month int NOT NULL,
+            unit_id text COLLATE "C" NOT NULL,
+            officer_id text COLLATE "C",
+            clause text NOT NULL,
+            reward_clause text,
+            points int NOT NULL,
+            reward_yuan numeric(14,2) NOT NULL,
+            officer_ids text[] NOT NULL,
+            item_id text,
+            note text,
+            policy_version text NOT NULL,
+            revoked_by uuid,
+            revoked_position bigint,
+            PRIMARY KEY (event_id, seq))""",
+        f"CREATE INDEX ON {schema}.lines (month, unit_id) WHERE officer_id IS NULL",
+        f"CREATE INDEX ON {schema}.lines (officer_id, month) WHERE officer_id IS NOT NULL",
+        # counted activity: submissions, adoptions (by channel) and endorsements (by level)
+        f"""CREATE TABLE {schema}.facts (
+            event_id uuid PRIMARY KEY,
+            global_position bigint NOT NULL,
+            month int NOT NULL,
+            unit_id text COLLATE "C" NOT NULL,
+            fact text NOT NULL,
+            channel text,
+            item_id text NOT NULL,
+            officer_ids text[] NOT NULL,
+            revoked_by uuid,
+            revoked_position bigint)""",
+        f"CREATE INDEX ON {schema}.facts (month, unit_id)",
+        f"""CREATE TABLE {schema}.checkpoint (
+            id int PRIMARY KEY CHECK (id = 1),
+            position bigint NOT NULL,
+            policy_version text NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT clock_timestamp())""",
+        f"INSERT INTO {schema}.checkpoint (id, position, policy_version) VALUES (1, 0, '')",
+    ]
+
+
+def switch_views_ddl(schema: str) -> list[str]:
+    """Point the `proj` read views at generation `schema` (run inside one transaction)."""
+    return [f"CREATE SCHEMA IF NOT EXISTS {READ_SCHEMA}"] + [
+        f"CREATE OR REPLACE VIEW {READ_SCHEMA}.{table} AS SELECT * FROM {schema}.{table}"
+        for table in PROJECTION_TABLES
+    ]

@@ -1,0 +1,95 @@
+"""The skeleton every service shares: engine on app state, problem handlers, health endpoints."""
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, AsyncIterator, Awaitable, Callable
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.auth import KeyCache, ensure_bootstrap_key
+from shared.db import make_engine
+from shared.http import MIB, BodyLimit, RequestId
+from shared.policy import PolicySet, load_policies
+from shared.problems import Problem, install_problem_handlers
+from shared.settings import Settings
+
+LATEST_MIGRATION = "0002"
+
+
+@dataclass
+class ServiceState:
+    """What a service's routes need, built in the lifespan and kept on `app.state.kaohe`."""
+
+    name: str
+    settings: Settings
+    engine: AsyncEngine
+    policies: PolicySet
+
+
+def service_state(request: Request) -> ServiceState:
+    return request.app.state.kaohe
+
+
+StateDep = Annotated[ServiceState, Depends(service_state)]
+
+
+def create_service_app(
+    *, name: str, title: str, description: str, settings: Settings | None,
+    on_start: Callable[[FastAPI, ServiceState], Awaitable[None]] | None = None,
+    on_stop: Callable[[FastAPI, ServiceState], Awaitable[None]] | None = None,
+    body_limits: dict[str, int] | None = None,
+) -> FastAPI:
+    """A FastAPI app with the shared lifespan, middleware, error handling and health checks."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or Settings()
+        policies = load_policies(resolved.policy_dir)  # a bad policy file stops the service here
+        engine = make_engine(resolved.service_database_url(name), role=_role_for(name, resolved),
+                             pool_size=resolved.pool_size)
+        state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies)
+        app.state.kaohe = state
+        app.state.key_cache = KeyCache()
+        if resolved.bootstrap_admin_key:
+            async with engine.begin() as conn:
+                await ensure_bootstrap_key(conn, resolved.bootstrap_admin_key)
+        try:
+            if on_start:
+                await on_start(app, state)
+            yield
+        finally:
+            if on_stop:
+                await on_stop(app, state)
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, default_limit=MIB, limits=body_limits or {})
+    app.add_middleware(RequestId)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers and the schema is current")
+    async def readyz(state: StateDep) -> JSONResponse:
+        try:
+            async with state.engine.connect() as conn:
+                version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            raise Problem(503, "database_unavailable", f"database not reachable: {type(exc).__name__}") from exc
+        if version != LATEST_MIGRATION:
+            raise Problem(503, "schema_outdated", f"schema at {version}, expected {LATEST_MIGRATION}")
+        extra = getattr(app.state, "readiness", None)
+        if extra is not None:
+            await extra()
+        return JSONResponse({"status": "ready", "schema": version})
+
+    return app
+
+
+def _role_for(name: str, settings: Settings) -> str | None:
+    return None
