@@ -81,10 +81,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(
-            Problem(422, "validation_error", "the request does not match the schema",
-                    errors=validation_errors(exc.errors()))
-        )
+        raw = exc.errors()
+        unknown_type = any(err.get("type") in ("union_tag_invalid", "union_tag_not_found") for err in raw)
+        code, detail = (("unknown_event_type", "the event type is not one of api.md's types") if unknown_type
+                        else ("validation_error", "the request does not match the schema"))
+        return problem_response(Problem(422, code, detail, errors=validation_errors(raw)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

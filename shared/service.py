@@ -16,7 +16,15 @@ from shared.policy import PolicySet, load_policies
 from shared.problems import Problem, install_problem_handlers
 from shared.settings import Settings
 
-LATEST_MIGRATION = "0002"
+
+
+def latest_migration() -> str:
+    """The head revision of `migrations/`, so readiness never needs editing when a migration is added."""
+    from alembic.script import ScriptDirectory
+
+    from shared.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
 
 
 @dataclass
@@ -53,6 +61,7 @@ def create_service_app(
         state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies)
         app.state.kaohe = state
         app.state.key_cache = KeyCache()
+        app.state.latest_migration = latest_migration()
         if resolved.bootstrap_admin_key:
             async with engine.begin() as conn:
                 await ensure_bootstrap_key(conn, resolved.bootstrap_admin_key)
@@ -81,8 +90,8 @@ def create_service_app(
                 version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             raise Problem(503, "database_unavailable", f"database not reachable: {type(exc).__name__}") from exc
-        if version != LATEST_MIGRATION:
-            raise Problem(503, "schema_outdated", f"schema at {version}, expected {LATEST_MIGRATION}")
+        if version != app.state.latest_migration:
+            raise Problem(503, "schema_outdated", f"schema at {version}, expected {app.state.latest_migration}")
         extra = getattr(app.state, "readiness", None)
         if extra is not None:
             await extra()
