@@ -62,7 +62,8 @@ async def append(conn: AsyncConnection, records: Sequence[NewRecord]) -> list[di
     time travel are defined by global position, which is then also commit order, and because
     every check ingest made before the lock stays valid: checks read immutable facts, and the
     stream-local ones are protected by the unique (stream_id, stream_version). The lock covers
-    only INSERT + NOTIFY + COMMIT, so the serial section is short.
+    only INSERT + NOTIFY + COMMIT, so the serial section is short. A statement trigger on the
+    table takes the same lock, so a writer that bypasses this function is serialised too.
     """
     await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
     result = await conn.execute(

@@ -6,6 +6,7 @@ Revises:
 
 from alembic import op
 
+from shared.eventstore import APPEND_LOCK_KEY
 from shared.projection_schema import generation_ddl, switch_views_ddl
 
 revision = "0001"
@@ -53,6 +54,22 @@ def upgrade() -> None:
     op.execute(
         "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON eventlog.events "
         "FOR EACH STATEMENT EXECUTE FUNCTION eventlog.refuse_change()"
+    )
+    # Every INSERT takes the append lock before its rows draw positions (statement triggers fire
+    # before the executor evaluates the identity default), so even a writer that bypasses
+    # shared/eventstore.append cannot commit positions out of order. See eventstore.append.
+    op.execute(
+        f"""
+        CREATE FUNCTION eventlog.serialise_append() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+            RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER events_serialise_append BEFORE INSERT ON eventlog.events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION eventlog.serialise_append()"
     )
 
     op.execute("CREATE SCHEMA scoring")

@@ -1,0 +1,53 @@
+"""Compare the stored projection with a fresh fold of the raw log."""
+
+from decimal import Decimal
+
+from shared.db import connect_raw
+from shared.settings import Settings
+from shared.policy import load_policies
+from services.scoring.log_reader import stream_log
+from services.scoring.replay import Replay
+
+
+def _fold_rows(replay: Replay) -> set[tuple]:
+    return {
+        (line.event_id, line.seq, line.position, line.month, line.unit_id, line.officer_id, line.clause,
+         line.points, Decimal(line.reward_yuan), replay.revoked.get(line.event_id, (None,))[0])
+        for line in replay.lines
+    }
+
+
+async def fresh_fold(url: str) -> Replay:
+    settings = Settings(DATABASE_URL=url)
+    policies = load_policies(settings.policy_dir)
+    conn = await connect_raw(url)
+    try:
+        replay = Replay()
+        async for events in stream_log(conn, zone=settings.zone):
+            replay.feed(events, policies)
+        return replay
+    finally:
+        await conn.close()
+
+
+async def projection_rows(url: str) -> tuple[int, set[tuple]]:
+    conn = await connect_raw(url)
+    try:
+        position = await conn.fetchval("SELECT position FROM proj.checkpoint")
+        rows = await conn.fetch(
+            "SELECT event_id::text, seq, global_position, month, unit_id, officer_id, clause, points, reward_yuan, "
+            "revoked_by::text FROM proj.lines")
+        return position, {tuple(row) for row in rows}
+    finally:
+        await conn.close()
+
+
+async def assert_projection_equals_fresh_fold(url: str) -> int:
+    """Every stored line equals the fold's line (revocations included); returns the line count."""
+    replay = await fresh_fold(url)
+    position, stored = await projection_rows(url)
+    assert position == replay.position, f"projection at {position}, log at {replay.position}"
+    folded = _fold_rows(replay)
+    assert stored == folded, (f"{len(stored - folded)} stored lines not in the fold, "
+                              f"{len(folded - stored)} folded lines not stored")
+    return len(stored)
