@@ -11,20 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.events import CHANNELS, LEVELS
 from shared.money import yuan
 from shared.periods import Period
+from shared.ranks import competition_ranks
 
 NOW = 2**62
 _LIVE = "global_position <= :asof AND (revoked_position IS NULL OR revoked_position > :asof)"
-
-
-def competition_ranks(rows: list[dict[str, Any]], key: str, id_field: str) -> list[dict[str, Any]]:
-    """Highest `key` first; equal values share a rank and the next rank skips (1, 1, 3); ties by id."""
-    rows.sort(key=lambda row: (-row[key], row[id_field]))
-    previous, rank = None, 0
-    for index, row in enumerate(rows, start=1):
-        if row[key] != previous:
-            rank, previous = index, row[key]
-        row["rank"] = rank
-    return rows
 
 
 async def projection_position(conn: AsyncConnection) -> int:
