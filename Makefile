@@ -4,6 +4,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command 
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Extra pytest arguments: make test ARGS="-k ranking -x"
+ARGS ?=
 
 .PHONY: install run test migrate demo bench clean
 
@@ -17,12 +19,15 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The three services; with no DATABASE_URL, on an embedded PostgreSQL under .data/pg.
 run: install
 	$(PY) -m shared.runner
 
+# DATABASE_URL, else 127.0.0.1:5432, else an embedded PostgreSQL in a temporary directory.
 test: install
-	$(PY) -m shared.testrun -- -q
+	$(PY) -m shared.testrun -- -q $(ARGS)
 
+# Migrate DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/kaohe).
 migrate: install
 	$(PY) -m shared.migrate
 
@@ -32,5 +37,7 @@ demo: install
 bench: install
 	$(PY) -m bench.run
 
+# Stops the embedded server (if any) before deleting its data.
 clean:
+	-test -x $(PY) && $(PY) -m shared.devdb destroy
 	rm -rf $(VENV) .data
