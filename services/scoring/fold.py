@@ -4,10 +4,10 @@ Pure: no I/O, no clock, no database. The projector, the rebuild, time travel, th
 what-if all call this one function; every number comes from the policy.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from immutables import Map
 
@@ -97,15 +97,19 @@ class Item:
     authors: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class FoldState:
-    units: Map = field(default_factory=Map)          # unit_id -> Unit
-    officers: Map = field(default_factory=Map)       # officer_id -> unit_id
-    items: Map = field(default_factory=Map)          # item_id -> Item
-    targets: Map = field(default_factory=Map)        # (unit_id, year, month or 0) -> (submissions, adoptions)
-    month_counts: Map = field(default_factory=Map)   # (unit_id, YYYYMM) -> (submitted, adopted)
-    adoptions: Map = field(default_factory=Map)      # adoption event id -> (unit_id, YYYYMM) while it counts
-    closes: Map = field(default_factory=Map)         # YYYYMM -> event id of the close in force
+_EMPTY = Map()
+
+
+class FoldState(NamedTuple):
+    """Everything the fold remembers between events; immutable (persistent maps, `_replace`)."""
+
+    units: Map = _EMPTY          # unit_id -> Unit
+    officers: Map = _EMPTY       # officer_id -> unit_id
+    items: Map = _EMPTY          # item_id -> Item
+    targets: Map = _EMPTY        # (unit_id, year, month or 0) -> (submissions, adoptions)
+    month_counts: Map = _EMPTY   # (unit_id, YYYYMM) -> (submitted, adopted)
+    adoptions: Map = _EMPTY      # adoption event id -> (unit_id, YYYYMM) while it counts
+    closes: Map = _EMPTY         # YYYYMM -> event id of the close in force
 
 
 def split_reward(total: Decimal, authors: int) -> list[Decimal]:
@@ -145,13 +149,13 @@ def _deduction_effect(policy: Policy, clause_id: str, points: int | None = None)
 def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
     d = event.data
     row = ("units", (d["unit_id"], d["name"], d["kind"], event.occurred_at, event.position))
-    return replace(state, units=state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))), Outcome(rows=(row,))
+    return state._replace(units=state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))), Outcome(rows=(row,))
 
 
 def _officer_registered(state: FoldState, event: LogEvent, _policy: Policy):
     d = event.data
     row = ("officers", (d["officer_id"], d["unit_id"], d["name"], event.occurred_at, event.position))
-    return replace(state, officers=state.officers.set(d["officer_id"], d["unit_id"])), Outcome(rows=(row,))
+    return state._replace(officers=state.officers.set(d["officer_id"], d["unit_id"])), Outcome(rows=(row,))
 
 
 def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
@@ -159,7 +163,7 @@ def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
     month = d.get("month") or 0
     row = ("targets", (event.position, d["unit_id"], d["year"], month, d["submissions"], d["adoptions"]))
     targets = state.targets.set((d["unit_id"], d["year"], month), (d["submissions"], d["adoptions"]))
-    return replace(state, targets=targets), Outcome(rows=(row,))
+    return state._replace(targets=targets), Outcome(rows=(row,))
 
 
 def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
@@ -167,7 +171,7 @@ def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
     authors = tuple(d.get("authors", ()))
     row = ("items", (d["item_id"], d["unit_id"], d["title"], d["kind"], list(authors), event.month, event.position))
     fact = Fact(event.event_id, event.position, event.month, d["unit_id"], "submitted", None, d["item_id"], authors)
-    new_state = replace(state, items=state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
+    new_state = state._replace(items=state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
                         month_counts=_count(state, d["unit_id"], event.month, submitted=1))
     return new_state, Outcome(facts=(fact,), rows=(row,))
 
@@ -184,7 +188,7 @@ def _item_adopted(state: FoldState, event: LogEvent, policy: Policy):
                           None, contribution, None, points, ZERO, (), d["item_id"], None, policy.version))
     fact = Fact(event.event_id, event.position, event.month, item.unit_id, "adopted", d["channel"], d["item_id"],
                 item.authors)
-    new_state = replace(state, month_counts=_count(state, item.unit_id, event.month, adopted=1),
+    new_state = state._replace(month_counts=_count(state, item.unit_id, event.month, adopted=1),
                         adoptions=state.adoptions.set(event.event_id, (item.unit_id, event.month)))
     return new_state, Outcome(lines=tuple(lines), facts=(fact,))
 
@@ -223,7 +227,7 @@ def _revoke(state: FoldState, event: LogEvent, target_event_id: str) -> tuple[Fo
     counted = state.adoptions.get(target_event_id)
     if counted is not None:
         unit_id, month = counted
-        state = replace(state, adoptions=state.adoptions.delete(target_event_id),
+        state = state._replace(adoptions=state.adoptions.delete(target_event_id),
                         month_counts=_count(state, unit_id, month, adopted=-1))
     return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position),))
 
@@ -267,14 +271,14 @@ def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
             points = 0
         lines.append(Line(event.event_id, len(lines), event.position, event.occurred_at, key, unit_id, None, clause_id,
                           None, points, ZERO, (), None, note, policy.version))
-    return replace(state, closes=state.closes.set(key, event.event_id)), Outcome(lines=tuple(lines))
+    return state._replace(closes=state.closes.set(key, event.event_id)), Outcome(lines=tuple(lines))
 
 
 def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
     key = event.data["year"] * 100 + event.data["month"]
     close_id = state.closes[key]
     revocation = Revocation(close_id, event.event_id, event.position)
-    return replace(state, closes=state.closes.delete(key)), Outcome(revocations=(revocation,))
+    return state._replace(closes=state.closes.delete(key)), Outcome(revocations=(revocation,))
 
 
 def _no_effect(state: FoldState, _event: LogEvent, _policy: Policy):
