@@ -104,11 +104,10 @@ class FoldState(NamedTuple):
     """Everything the fold remembers between events; immutable (persistent maps, `_replace`)."""
 
     units: Map = _EMPTY          # unit_id -> Unit
-    officers: Map = _EMPTY       # officer_id -> unit_id
-    items: Map = _EMPTY          # item_id -> Item
+    items: Map = _EMPTY          # item_id -> Item (the projector keeps only those the next chunk reads)
     targets: Map = _EMPTY        # (unit_id, year, month or 0) -> (submissions, adoptions)
     month_counts: Map = _EMPTY   # (unit_id, YYYYMM) -> (submitted, adopted)
-    adoptions: Map = _EMPTY      # adoption event id -> (unit_id, YYYYMM) while it counts
+    adoptions: Map = _EMPTY      # adoption event id -> (unit_id, YYYYMM) while it counts (likewise)
     closes: Map = _EMPTY         # YYYYMM -> event id of the close in force
 
 
@@ -155,7 +154,7 @@ def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
 def _officer_registered(state: FoldState, event: LogEvent, _policy: Policy):
     d = event.data
     row = ("officers", (d["officer_id"], d["unit_id"], d["name"], event.occurred_at, event.position))
-    return state._replace(officers=state.officers.set(d["officer_id"], d["unit_id"])), Outcome(rows=(row,))
+    return state, Outcome(rows=(row,))
 
 
 def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
