@@ -18,7 +18,7 @@ from shared.events import SCHEMA_VERSION, RecordedEvent
 
 EVENTS_CHANNEL = "kaohe_events"
 PROJECTION_CHANNEL = "kaohe_projection"
-# One key for every append. See `append` for why appends are serialised.
+# The key of the append lock (taken by the log's INSERT trigger). See `append`.
 APPEND_LOCK_KEY = 0x6B616F6865
 COLUMNS = (
     "event_id, global_position, stream_id, stream_version, type, schema_version, "
@@ -54,18 +54,17 @@ async def append(conn: AsyncConnection, records: Sequence[NewRecord]) -> list[di
     """Append records in order; return their positions. Raises IntegrityError on a version race.
 
     The ordering trap: a sequence hands out positions at INSERT, but transactions commit in
-    another order, so a reader at checkpoint 11 could miss 10 if 10 commits later. We serialise
-    appends with a transaction-level advisory lock taken just before the INSERT: the next writer
-    cannot draw a position until this transaction has committed (the lock is released after the
-    commit is visible), so positions become visible in increasing order and a reader may simply
-    read `global_position > checkpoint`. We prefer this to xid8 snapshots because the fold and
-    time travel are defined by global position, which is then also commit order, and because
-    every check ingest made before the lock stays valid: checks read immutable facts, and the
-    stream-local ones are protected by the unique (stream_id, stream_version). The lock covers
-    only INSERT + NOTIFY + COMMIT, so the serial section is short. A statement trigger on the
-    table takes the same lock, so a writer that bypasses this function is serialised too.
+    another order, so a reader at checkpoint 11 could miss 10 if 10 commits later. Appends are
+    serialised instead: a BEFORE INSERT statement trigger on the log takes a transaction-level
+    advisory lock before any row draws its position, and holds it until commit, so positions
+    become visible in increasing order and a reader may simply read `global_position >
+    checkpoint`. We prefer this to xid8 snapshots because the fold and time travel are defined by
+    global position, which is then also commit order, and because the checks ingest made before
+    the INSERT stay valid: they read immutable facts, and the stream-local ones are protected by
+    the unique (stream_id, stream_version). The lock covers only this one INSERT (with its NOTIFY
+    trigger) and the COMMIT, so the serial section is short; being in the database, it also holds
+    for a writer that bypasses this function.
     """
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
     result = await conn.execute(
         text(
             """
@@ -95,11 +94,7 @@ async def append(conn: AsyncConnection, records: Sequence[NewRecord]) -> list[di
             "hashes": [r.content_hash for r in records],
         },
     )
-    rows = sorted((dict(row._mapping) for row in result), key=lambda row: row["global_position"])
-    # Delivered at commit, so a listener woken by it can already read the events.
-    await conn.execute(text("SELECT pg_notify(:channel, :head)"),
-                       {"channel": EVENTS_CHANNEL, "head": str(rows[-1]["global_position"])})
-    return rows
+    return sorted((dict(row._mapping) for row in result), key=lambda row: row["global_position"])
 
 
 def _recorded(row: Any) -> RecordedEvent:

@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from shared.eventstore import APPEND_LOCK_KEY
+from shared.eventstore import APPEND_LOCK_KEY, EVENTS_CHANNEL
 from shared.projection_schema import generation_ddl, switch_views_ddl
 
 revision = "0001"
@@ -70,6 +70,21 @@ def upgrade() -> None:
     op.execute(
         "CREATE TRIGGER events_serialise_append BEFORE INSERT ON eventlog.events "
         "FOR EACH STATEMENT EXECUTE FUNCTION eventlog.serialise_append()"
+    )
+    # Wake projectors. NOTIFY is delivered at commit, so a woken reader can already see the rows;
+    # identical payloads within one transaction collapse into one notification.
+    op.execute(
+        f"""
+        CREATE FUNCTION eventlog.notify_append() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{EVENTS_CHANNEL}', '');
+            RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER events_notify_append AFTER INSERT ON eventlog.events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION eventlog.notify_append()"
     )
 
     op.execute("CREATE SCHEMA scoring")
