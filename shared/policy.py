@@ -32,8 +32,14 @@ class Clause(BaseModel):
 class ClausePair(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    points: ClauseId | None
+    points: ClauseId | None = None  # None: the channel earns money only (GET leaves it out)
     reward: ClauseId | None = None
+
+    @model_validator(mode="after")
+    def _names_a_clause(self) -> "ClausePair":
+        if self.points is None and self.reward is None:
+            raise ValueError("names neither a points nor a reward clause")
+        return self
 
 
 class MonthEvaluation(BaseModel):
