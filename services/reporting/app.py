@@ -5,16 +5,17 @@ import contextlib
 
 from fastapi import FastAPI
 
-from shared.service import ServiceState, create_service_app
+from shared.service import ServiceState, create_service_app, db_role
 from shared.settings import Settings
-from services.reporting.api import router
+from services.reporting.api import page_router, router
 from services.reporting.caching import AnswerCache
 from services.reporting.position_watch import PositionWatch
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
     app.state.answer_cache = AnswerCache()
-    app.state.position_watch = PositionWatch(state.settings.service_database_url("reporting"), role=None)
+    app.state.position_watch = PositionWatch(state.settings.service_database_url("reporting"),
+                                                 role=db_role("reporting", state.settings))
     app.state.position_watch_task = asyncio.create_task(app.state.position_watch.run(), name="position-watch")
 
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings, on_start=_start, on_stop=_stop,
     )
     app.include_router(router)
+    app.include_router(page_router)
     return app
 
 

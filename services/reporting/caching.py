@@ -62,11 +62,15 @@ async def read_version(conn: AsyncConnection) -> str:
 Renderer = Callable[[AsyncConnection], Awaitable[tuple[bytes, str]]]
 
 
-async def conditional_answer(request: Request, render: Renderer, *, headers: dict[str, str] | None = None) -> Response:
-    """304 when the client has the current answer; else the cached or freshly rendered answer."""
+async def conditional_answer(request: Request, render: Renderer, *, headers: dict[str, str] | None = None,
+                             digest_extra: str = "") -> Response:
+    """304 when the client has the current answer; else the cached or freshly rendered answer.
+
+    `digest_extra` is whatever else the answer depends on besides the path, the query and the
+    projection (the dashboard's "current quarter" depends on the clock)."""
     app_state = request.app.state
     known = app_state.position_watch.version
-    digest = request_digest(request)
+    digest = request_digest(request, digest_extra)
     extra_headers = {"Cache-Control": CACHE_CONTROL, **(headers or {})}
     if known is not None:
         etag = etag_for(known, digest)
@@ -90,3 +94,12 @@ async def conditional_answer(request: Request, render: Renderer, *, headers: dic
 
 def json_bytes(body: Any) -> tuple[bytes, str]:
     return orjson.dumps(body), "application/json"
+
+
+def static_answer(request: Request, body: bytes, media_type: str) -> Response:
+    """A file the service ships: its ETag is a digest of its bytes, so it needs no database."""
+    etag = f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)

@@ -50,3 +50,156 @@ class OfficerRanking(BaseModel):
     policy_version: str
     position: int
     rows: list[OfficerRankingRow]
+
+
+class SelectedUnit(BaseModel):
+    unit_id: str
+    unit_name: str
+    rank: int = Field(description="Rank in the year's full unit ranking")
+    net_points: int
+    deduction_points: int
+
+
+class ExcludedUnit(SelectedUnit):
+    reasons: list[str] = Field(description="deductions_at_least_100, annual_target_missed, no_annual_target")
+
+
+class SelectedOfficer(BaseModel):
+    officer_id: str
+    officer_name: str
+    unit_id: str
+    rank: int = Field(description="Rank in the year's full officer ranking")
+    net_points: int
+    deduction_points: int
+
+
+class ExcludedOfficer(SelectedOfficer):
+    reasons: list[str] = Field(description="deductions_at_least_100, unit_annual_target_missed")
+
+
+class UnitSelection(BaseModel):
+    selected: list[SelectedUnit] = Field(description="The top N eligible; all units tied with the N-th too")
+    eligible: list[SelectedUnit]
+    excluded: list[ExcludedUnit]
+
+
+class OfficerSelection(BaseModel):
+    selected: list[SelectedOfficer]
+    eligible: list[SelectedOfficer]
+    excluded: list[ExcludedOfficer]
+
+
+class Thresholds(BaseModel):
+    exclusion: int
+    criticism: int
+
+
+class Selection(BaseModel):
+    year: int
+    policy_version: str
+    position: int
+    thresholds: Thresholds = Field(description="From the policy in force at the year's end")
+    units: UnitSelection
+    officers: OfficerSelection
+    criticize: list[str] = Field(description="Units with deduction points at or above the criticism threshold")
+    rectification: list[str] = Field(description="Units with an annual target that they missed")
+
+
+class RewardLine(BaseModel):
+    event_id: str
+    global_position: int
+    occurred_at: str
+    clause: str
+    clause_text: str | None
+    reward_clause: str | None
+    points: int
+    reward_yuan: str
+    officer_ids: list[str]
+    item_id: str | None
+    revoked_by: str | None
+    note: str | None
+    policy_version: str
+
+
+class UnitReward(BaseModel):
+    unit_id: str
+    unit_name: str | None
+    reward_yuan: str
+    lines: list[RewardLine]
+
+
+class OfficerReward(BaseModel):
+    officer_id: str
+    officer_name: str | None
+    unit_id: str
+    reward_yuan: str
+    lines: list[RewardLine]
+
+
+class Rewards(BaseModel):
+    period: str
+    total_yuan: str = Field(description="Sum over units")
+    units: list[UnitReward]
+    officers: list[OfficerReward]
+
+
+class BulletinRow(BaseModel):
+    rank: int
+    unit_id: str
+    unit_name: str
+    submitted: int
+    adopted: int
+    adopted_by_channel: dict[str, int]
+    endorsements: int
+    deduction_points: int
+    net_points: int = Field(description="本期得分")
+    year_net_points: int = Field(description="年度累计得分: January to the period's last month")
+    target: Target | None
+    target_met: bool | None
+
+
+class BulletinCategory(BaseModel):
+    kind: str
+    name: str
+    rows: list[BulletinRow]
+
+
+class Shortfall(BaseModel):
+    unit_id: str
+    unit_name: str
+    kind: str
+    category: str
+    submitted: int
+    adopted: int
+    target: Target | None
+    reasons: list[str] = Field(description="nothing_submitted, submissions_short, adoptions_short")
+
+
+class AppendixItem(BaseModel):
+    item_id: str
+    title: str
+    unit_id: str
+    unit_name: str | None
+
+
+class AppendixChannel(BaseModel):
+    channel: str
+    channel_name: str
+    items: list[AppendixItem]
+
+
+class Bulletin(BaseModel):
+    period: str
+    period_name: str
+    policy_version: str
+    position: int
+    title: str
+    document_number: str
+    issuer: str
+    issued: str
+    channels: list[dict[str, str]]
+    totals: dict
+    text: dict[str, str]
+    categories: list[BulletinCategory]
+    shortfalls: list[Shortfall]
+    appendix: list[AppendixChannel]

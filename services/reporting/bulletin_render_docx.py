@@ -1,0 +1,128 @@
+"""The bulletin as a Word document laid out like a district office's 通报: red masthead, 文号, red
+rule, title, 仿宋 body, ranking tables, signature and the appendix of adopted items."""
+
+import io
+from typing import Any
+
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+
+from services.reporting.bulletin import table_cells, table_headers
+
+RED = RGBColor(0xC0, 0x00, 0x00)
+BODY, TITLE, HEADING, TABLE = "仿宋", "宋体", "黑体", "宋体"
+
+
+def _font(run, name: str, size: float, *, bold: bool = False, color: RGBColor | None = None) -> None:
+    """Latin and East Asian font both, so Word and WPS show the Chinese in `name`."""
+    run.font.name = name
+    run.font.size = Pt(size)
+    run.font.bold = bold
+    if color is not None:
+        run.font.color.rgb = color
+    fonts = run._element.get_or_add_rPr().get_or_add_rFonts()
+    fonts.set(qn("w:eastAsia"), name)
+    fonts.set(qn("w:ascii"), name)
+    fonts.set(qn("w:hAnsi"), name)
+
+
+def _para(doc, text: str, *, font: str = BODY, size: float = 16, bold: bool = False, color: RGBColor | None = None,
+          align=None, indent: bool = False, after: float = 0):
+    paragraph = doc.add_paragraph()
+    paragraph.alignment = align
+    fmt = paragraph.paragraph_format
+    fmt.space_after = Pt(after)
+    fmt.space_before = Pt(0)
+    fmt.line_spacing = Pt(max(28, size * 1.5))
+    if indent:
+        fmt.first_line_indent = Pt(size * 2)
+    _font(paragraph.add_run(text), font, size, bold=bold, color=color)
+    return paragraph
+
+
+def _red_rule(paragraph) -> None:
+    """A red line under the 文号, drawn as the paragraph's bottom border."""
+    borders = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for key, value in (("w:val", "single"), ("w:sz", "18"), ("w:space", "6"), ("w:color", "C00000")):
+        bottom.set(qn(key), value)
+    borders.append(bottom)
+    paragraph._p.get_or_add_pPr().append(borders)
+
+
+def _table(doc, headers: list[str], rows: list[list[Any]], widths: list[float], size: float = 9) -> None:
+    table = doc.add_table(rows=1, cols=len(headers))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    header_row = table.rows[0]
+    repeat = OxmlElement("w:tblHeader")
+    repeat.set(qn("w:val"), "true")
+    header_row._tr.get_or_add_trPr().append(repeat)
+    for cells in [headers] + rows:
+        row = header_row if cells is headers else table.add_row()
+        for index, (cell, value) in enumerate(zip(row.cells, cells)):
+            cell.width = Cm(widths[index])
+            paragraph = cell.paragraphs[0]
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT if (index == 1 and cells is not headers) else \
+                WD_ALIGN_PARAGRAPH.CENTER
+            _font(paragraph.add_run("" if value is None else str(value)), TABLE, size, bold=cells is headers)
+    doc.add_paragraph()
+
+
+def render_docx(data: dict[str, Any]) -> bytes:
+    """The document's bytes."""
+    doc = Document()
+    doc.core_properties.title = data["title"]
+    doc.core_properties.author = data["issuer"]
+    section = doc.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)
+    section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
+    section.left_margin, section.right_margin = Cm(2.5), Cm(2.5)
+    normal = doc.styles["Normal"]
+    normal.font.name = BODY
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY)
+
+    _para(doc, "政务信息通报", font=TITLE, size=36, bold=True, color=RED, align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
+    _red_rule(_para(doc, data["document_number"], align=WD_ALIGN_PARAGRAPH.CENTER, after=18))
+    _para(doc, data["title"], font=TITLE, size=22, bold=True, color=RED, align=WD_ALIGN_PARAGRAPH.CENTER, after=18)
+    text = data["text"]
+    _para(doc, text["salutation"])
+    _para(doc, text["opening"], indent=True)
+    _para(doc, "一、总体情况", font=HEADING, indent=True)
+    _para(doc, text["overview"], indent=True)
+    _para(doc, "二、各单位报送采用及得分情况", font=HEADING, indent=True)
+    headers = table_headers()
+    widths = [1.0, 2.8] + [1.05] * (len(headers) - 2)
+    for index, category in enumerate(data["categories"], start=1):
+        _para(doc, f"（{index}）{category['name']}", font=BODY, bold=True, indent=True, after=6)
+        _table(doc, headers, [table_cells(row) for row in category["rows"]], widths, size=8)
+    _para(doc, "三、未完成目标任务的单位", font=HEADING, indent=True)
+    _para(doc, text["shortfall"], indent=True, after=6)
+    if data["shortfalls"]:
+        _table(doc, ["类别", "单位", "报送", "采用", "报送目标", "采用目标"], [
+            [row["category"], row["unit_name"], row["submitted"], row["adopted"],
+             row["target"]["submissions"] if row["target"] else "—",
+             row["target"]["adoptions"] if row["target"] else "—"] for row in data["shortfalls"]],
+            [2.0, 5.0, 2.0, 2.0, 2.5, 2.5], size=10.5)
+    _para(doc, text["closing"], indent=True, after=24)
+    _para(doc, data["issuer"], align=WD_ALIGN_PARAGRAPH.RIGHT)
+    _para(doc, data["issued"], align=WD_ALIGN_PARAGRAPH.RIGHT)
+
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    _para(doc, "附件", font=HEADING)
+    _para(doc, f"{data['period_name']}采用信息目录", font=TITLE, size=18, bold=True,
+          align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
+    if not data["appendix"]:
+        _para(doc, "本期无采用信息。", indent=True)
+    for group in data["appendix"]:
+        _para(doc, f"{group['channel_name']}（{len(group['items'])}条次）", font=HEADING, size=14, after=6)
+        _table(doc, ["序号", "标题", "报送单位"], [
+            [number, item["title"], item["unit_name"]] for number, item in enumerate(group["items"], start=1)],
+            [1.2, 10.5, 4.3], size=10.5)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

@@ -1,0 +1,100 @@
+"""The bulletin as an Excel workbook (opens in Excel and WPS): overview, one sheet per unit category,
+the units short of target, and the appendix of adopted items."""
+
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from shared.events import CHANNELS, LEVELS
+from services.reporting.bulletin import table_cells, table_headers
+from services.reporting.labels import CHANNEL_NAMES, LEVEL_NAMES
+
+FONT = "宋体"
+THIN = Side(style="thin", color="333333")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEAD_FILL = PatternFill("solid", fgColor="F2F2F2")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
+
+
+def _heading(sheet: Worksheet, title: str, subtitle: str, width: int) -> None:
+    """Row 1: the red title across the table; row 2: the 文号 / subtitle."""
+    sheet.append([title])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    sheet["A1"].font = Font(name=FONT, size=16, bold=True, color="C00000")
+    sheet["A1"].alignment = CENTER
+    sheet.row_dimensions[1].height = 30
+    sheet.append([subtitle])
+    sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    sheet["A2"].font = Font(name=FONT, size=11)
+    sheet["A2"].alignment = CENTER
+
+
+def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: list[int], left: int = 1) -> None:
+    """A bordered table from the next row on; header row bold and frozen."""
+    start = sheet.max_row + 1
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    for r in range(start, sheet.max_row + 1):
+        for c in range(1, len(headers) + 1):
+            cell = sheet.cell(row=r, column=c)
+            cell.border = BOX
+            cell.font = Font(name=FONT, size=11, bold=(r == start))
+            cell.alignment = LEFT if (c - 1 == left and r > start) else CENTER
+            if r == start:
+                cell.fill = HEAD_FILL
+    sheet.freeze_panes = sheet.cell(row=start + 1, column=1)
+    for c, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(c)].width = width
+
+
+def render_xlsx(data: dict[str, Any]) -> bytes:
+    """The workbook's bytes."""
+    book = Workbook()
+    book.properties.creator = data["issuer"]
+    book.properties.title = data["title"]
+    overview = book.active
+    overview.title = "总体情况"
+    _heading(overview, data["title"], data["document_number"], 2)
+    overview.append([data["text"]["overview"]])
+    overview.merge_cells(start_row=3, start_column=1, end_row=3, end_column=2)
+    overview["A3"].alignment = LEFT
+    overview["A3"].font = Font(name=FONT, size=11)
+    overview.row_dimensions[3].height = 75
+    totals = data["totals"]
+    rows = [["参评单位", totals["units"]], ["报送信息（条）", totals["submitted"]], ["采用合计（条次）", totals["adopted"]]]
+    rows += [[f"采用·{CHANNEL_NAMES[c]}", totals["adopted_by_channel"][c]] for c in CHANNELS]
+    rows += [[f"批示·{LEVEL_NAMES[level]}", totals["endorsements"][level]] for level in LEVELS]
+    _table(overview, ["项目", "数量"], rows, [28, 60], left=0)
+
+    headers = table_headers()
+    for category in data["categories"]:
+        sheet = book.create_sheet(f"{category['name']}排名")
+        _heading(sheet, data["title"], f"{category['name']}得分排名（{data['period_name']}）", len(headers))
+        _table(sheet, headers, [table_cells(row) for row in category["rows"]],
+               [6, 28] + [9] * (len(headers) - 2))
+
+    short = book.create_sheet("未完成目标")
+    _heading(short, data["title"], data["text"]["shortfall"], 6)
+    short.row_dimensions[2].height = 45
+    _table(short, ["类别", "单位", "报送", "采用", "报送目标", "采用目标"], [
+        [row["category"], row["unit_name"], row["submitted"], row["adopted"],
+         row["target"]["submissions"] if row["target"] else None,
+         row["target"]["adoptions"] if row["target"] else None] for row in data["shortfalls"]],
+        [8, 28, 9, 9, 10, 10])
+
+    appendix = book.create_sheet("采用目录")
+    _heading(appendix, data["title"], f"附件：{data['period_name']}采用信息目录", 4)
+    _table(appendix, ["采用渠道", "序号", "标题", "报送单位"], [
+        [group["channel_name"], number, item["title"], item["unit_name"]]
+        for group in data["appendix"] for number, item in enumerate(group["items"], start=1)],
+        [14, 6, 60, 24], left=2)
+
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

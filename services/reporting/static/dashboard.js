@@ -1,0 +1,177 @@
+// The wall-screen dashboard: renders the inline answer, then polls the JSON with If-None-Match so an
+// unchanged projection costs a 304 and no query. Text goes in through textContent only.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("dashboard-config").textContent);
+  var data = JSON.parse(document.getElementById("dashboard-data").textContent);
+  var etag = null;
+  var previous = {};
+  var SVG = "http://www.w3.org/2000/svg";
+  var KIND_COLORS = { department: "#4cc3ff", township: "#ffad4a", other: "#9be17b" };
+  var KIND_NAMES = { department: "部门", township: "镇街", other: "其他" };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    });
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (text !== undefined) { node.textContent = String(text); }
+    return node;
+  }
+
+  function setText(id, text) { document.getElementById(id).textContent = text; }
+
+  function kpi(label, value, unit, year) {
+    return el("div", { "class": "kpi" + (year ? " year" : "") }, [
+      el("span", { "class": "label" }, [label]),
+      el("span", { "class": "value" }, [value, el("span", { "class": "unit" }, [unit])])
+    ]);
+  }
+
+  function renderKpis() {
+    var q = data.quarter.totals, y = data.year.totals, box = document.getElementById("kpis");
+    box.replaceChildren(
+      kpi("本季度报送", q.submitted, "条"), kpi("本季度采用", q.adopted, "条次"),
+      kpi("本季度领导批示", q.endorsements, "次"), kpi("年度报送", y.submitted, "条", true),
+      kpi("年度采用", y.adopted, "条次", true), kpi("参评单位", y.units, "个", true));
+  }
+
+  // Units: 排名 单位 报送 采用 得分; officers: 排名 信息员 单位 采用 得分.
+  function rankTable(rows, key, officers) {
+    var table = el("table", { "class": "rank" + (officers ? " officers" : "") });
+    table.appendChild(el("colgroup", {}, [el("col", { "class": "rank" }), el("col", {}),
+      el("col", { "class": officers ? "unit" : "num" }), el("col", { "class": "num" }), el("col", { "class": "pts" })]));
+    var heads = officers ? ["排名", "信息员", "单位", "采用", "得分"] : ["排名", "单位", "报送", "采用", "得分"];
+    table.appendChild(el("thead", {}, [el("tr", {}, heads.map(function (head, i) {
+      return el("th", { "class": i === 1 || (officers && i === 2) ? "name" : "" }, [head]);
+    }))]));
+    var body = el("tbody");
+    rows.forEach(function (row) {
+      var id = row.unit_id && !officers ? row.unit_id : row.officer_id;
+      var before = previous[key + "/" + id];
+      var name = officers ? row.officer_name : row.unit_name;
+      var tr = el("tr", { "data-id": id, "data-rank": row.rank }, [
+        el("td", {}, [el("span", { "class": "badge r" + row.rank }, [row.rank])]),
+        el("td", { "class": "name", title: name }, [name]),
+        officers ? el("td", { "class": "name small", title: row.unit_name }, [row.unit_name])
+                 : el("td", {}, [row.submitted]),
+        el("td", {}, [row.adopted]),
+        el("td", { "class": "points" + (row.net_points < 0 ? " negative" : "") }, [row.net_points])]);
+      if (before !== undefined && before !== row.net_points) { tr.classList.add("changed"); }
+      previous[key + "/" + id] = row.net_points;
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    return table;
+  }
+
+  function renderBoards(board, containerId, key) {
+    var box = document.getElementById(containerId);
+    box.replaceChildren();
+    if (!board.categories.length) { box.appendChild(el("div", { "class": "empty" }, ["暂无参评单位"])); }
+    board.categories.forEach(function (category) {
+      box.appendChild(el("div", { "class": "board " + category.kind }, [
+        el("h3", {}, [category.name + "（" + category.rows.length + "个）"]),
+        el("div", { "class": "board-body" }, [rankTable(category.rows, key + "/" + category.kind, false)])]));
+    });
+  }
+
+  // Rows that do not fit the screen are hidden whole rather than cut in half.
+  function fitRows() {
+    document.querySelectorAll(".board-body").forEach(function (body) {
+      var limit = body.getBoundingClientRect().bottom;
+      body.querySelectorAll("tbody tr").forEach(function (tr) {
+        tr.hidden = false;
+        if (tr.getBoundingClientRect().bottom > limit + 1) { tr.hidden = true; }
+      });
+    });
+  }
+
+  function renderChart() {
+    var box = document.getElementById("chart");
+    var width = Math.max(box.clientWidth, 300), height = Math.max(box.clientHeight, 200);
+    var rows = data.year.overall.slice(0, Math.max(3, Math.min(12, Math.floor((height - 30) / 26))));
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "年度单位得分" });
+    if (!rows.length) { box.replaceChildren(el("div", { "class": "empty" }, ["暂无数据"])); return; }
+    var labelWidth = Math.min(190, width * 0.34), valueWidth = 56, top = 4, legend = 24;
+    var band = (height - top - legend) / rows.length, barHeight = Math.min(22, band * 0.68);
+    var max = Math.max(1, Math.max.apply(null, rows.map(function (r) { return r.net_points; })));
+    var min = Math.min(0, Math.min.apply(null, rows.map(function (r) { return r.net_points; })));
+    var span = width - labelWidth - valueWidth - 8, scale = span / (max - min), zero = labelWidth + (-min) * scale;
+    chart.appendChild(svg("line", { x1: zero, x2: zero, y1: top, y2: height - legend, stroke: "#3d6aa8" }));
+    rows.forEach(function (row, i) {
+      var y = top + i * band + (band - barHeight) / 2, w = Math.abs(row.net_points) * scale;
+      var x = row.net_points >= 0 ? zero : zero - w;
+      var name = row.unit_name.length > 9 ? row.unit_name.slice(0, 8) + "…" : row.unit_name;
+      chart.appendChild(svg("text", { x: labelWidth - 8, y: y + barHeight * 0.78, "text-anchor": "end",
+        "class": "label" }, name));
+      chart.appendChild(svg("rect", { x: x, y: y, width: Math.max(w, 1.5), height: barHeight, rx: 3,
+        fill: row.net_points < 0 ? "#ff6b6b" : KIND_COLORS[row.kind] || "#4cc3ff", "data-id": row.unit_id }));
+      chart.appendChild(svg("text", { x: (row.net_points >= 0 ? zero + w : zero) + 6, y: y + barHeight * 0.78,
+        "class": "value" }, row.net_points));
+    });
+    var lx = labelWidth;
+    Object.keys(KIND_COLORS).forEach(function (kind) {
+      if (!data.year.overall.some(function (r) { return r.kind === kind; })) { return; }
+      chart.appendChild(svg("rect", { x: lx, y: height - 16, width: 14, height: 12, rx: 2, fill: KIND_COLORS[kind] }));
+      chart.appendChild(svg("text", { x: lx + 20, y: height - 6, "class": "legend" }, KIND_NAMES[kind]));
+      lx += 80;
+    });
+    box.replaceChildren(chart);
+  }
+
+  function render() {
+    setText("period-names", data.quarter.name + " · " + data.year.name);
+    setText("quarter-name", data.quarter.name);
+    setText("year-name", data.year.name);
+    renderKpis();
+    renderBoards(data.quarter, "quarter-boards", "q");
+    renderBoards(data.year, "year-boards", "y");
+    var officers = document.getElementById("officers");
+    officers.replaceWith(rankTable(data.officers.rows, "o", true));
+    document.querySelector(".officer-panel table").id = "officers";
+    setText("updated", "数据更新于 " + data.updated_at);
+    setText("position", "事件位置 " + data.position + " · 每" + config.refresh_seconds + "秒自动刷新");
+    renderChart();
+    fitRows();
+    document.body.setAttribute("data-position", data.position);
+  }
+
+  function tick() {
+    var now = new Date();
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    setText("clock-time", two(now.getHours()) + ":" + two(now.getMinutes()) + ":" + two(now.getSeconds()));
+    setText("clock-date", now.getFullYear() + "年" + (now.getMonth() + 1) + "月" + now.getDate() + "日 星期" +
+      "日一二三四五六".charAt(now.getDay()));
+  }
+
+  function poll() {
+    var headers = etag ? { "If-None-Match": etag } : {};
+    fetch(config.endpoint, { headers: headers, cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 304) { return null; }
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        etag = response.headers.get("ETag");
+        return response.json();
+      })
+      .then(function (answer) {
+        document.getElementById("status").className = "status";
+        if (answer) { data = answer; render(); }
+      })
+      .catch(function () { document.getElementById("status").className = "status stale"; })
+      .then(function () { window.setTimeout(poll, config.refresh_seconds * 1000); });
+  }
+
+  render();
+  tick();
+  window.setInterval(tick, 1000);
+  window.addEventListener("resize", render);
+  window.setTimeout(poll, config.refresh_seconds * 1000);
+}());
