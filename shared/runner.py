@@ -1,0 +1,175 @@
+"""`make run`: migrate, then serve ingest, scoring and reporting until Ctrl-C or SIGTERM.
+
+With no `DATABASE_URL` (or with `KAOHE_EMBEDDED=1`) it starts an embedded PostgreSQL with its data
+under `$KAOHE_DATA_DIR/pg` (default `.data/pg`) and uses database `kaohe` there; `KAOHE_EMBEDDED=0`
+uses `DATABASE_URL` or its default. The admin key is `KAOHE_BOOTSTRAP_ADMIN_KEY` when set, else
+one generated on the first run and kept in `$KAOHE_DATA_DIR/admin-key` (mode 600).
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from shared.auth import new_key
+from shared.db import asyncpg_dsn
+from shared.devdb import EmbeddedPostgres
+from shared.migrate import upgrade
+from shared.settings import REPO_ROOT, Settings
+
+SERVICES = (
+    ("ingest", "services.ingest.app:app", 8001),
+    ("scoring", "services.scoring.app:app", 8002),
+    ("reporting", "services.reporting.app:app", 8003),
+)
+READY_TIMEOUT = 180.0
+STOP_TIMEOUT = 20.0
+
+
+class Stop(Exception):
+    """SIGINT or SIGTERM arrived: shut everything down."""
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("KAOHE_DATA_DIR") or REPO_ROOT / ".data")
+
+
+def use_embedded() -> bool:
+    forced = os.environ.get("KAOHE_EMBEDDED", "").lower()
+    if forced in ("1", "true", "yes"):
+        return True
+    if forced in ("0", "false", "no"):
+        return False
+    return not os.environ.get("DATABASE_URL")
+
+
+def service_urls() -> dict[str, str]:
+    host = os.environ.get("KAOHE_HOST", "127.0.0.1")
+    return {name: f"http://{host}:{os.environ.get(f'KAOHE_{name.upper()}_PORT', default)}"
+            for name, _target, default in SERVICES}
+
+
+async def ensure_database(server_url: str, name: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def admin_key(directory: Path) -> tuple[str, str]:
+    """The admin key and where it came from."""
+    if os.environ.get("KAOHE_BOOTSTRAP_ADMIN_KEY"):
+        return os.environ["KAOHE_BOOTSTRAP_ADMIN_KEY"], "KAOHE_BOOTSTRAP_ADMIN_KEY"
+    path = directory / "admin-key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_key()[1] + "\n")
+    return path.read_text().strip(), str(path)
+
+
+def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
+    host = env.get("KAOHE_HOST", "127.0.0.1")
+    processes = {}
+    for name, target, default_port in SERVICES:
+        port = env.get(f"KAOHE_{name.upper()}_PORT", str(default_port))
+        processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", target, "--host", host, "--port", port,
+             "--timeout-graceful-shutdown", "10"],
+            cwd=REPO_ROOT, env=env,
+        )
+    return processes
+
+
+def wait_ready(processes: dict[str, subprocess.Popen], urls: dict[str, str]) -> None:
+    """Until every service answers /readyz with 200; fail when one exits first."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = set(processes)
+    with httpx.Client(timeout=2) as client:
+        while pending:
+            for name in sorted(pending):
+                code = processes[name].poll()
+                if code is not None:
+                    raise RuntimeError(f"{name} exited with code {code} before it was ready")
+                try:
+                    if client.get(f"{urls[name]}/readyz").status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {READY_TIMEOUT:.0f} s: {', '.join(sorted(pending))}")
+            time.sleep(0.1)
+
+
+def stop_services(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _raise_stop(_signum, _frame) -> None:
+    raise Stop
+
+
+def main() -> int:
+    # Both explicitly: a shell without job control starts background commands with SIGINT ignored.
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    directory = data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedPostgres | None = None
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        if use_embedded():
+            embedded = EmbeddedPostgres(directory / "pg")
+            embedded.start()
+            asyncio.run(ensure_database(embedded.url(), "kaohe"))
+            url, where = embedded.url("kaohe"), f"embedded, data in {directory / 'pg'}"
+        else:
+            url, where = Settings().database_url, "DATABASE_URL"
+        upgrade(url)
+        key, key_source = admin_key(directory)
+        env = {**os.environ, "DATABASE_URL": url, "KAOHE_BOOTSTRAP_ADMIN_KEY": key}
+        urls = service_urls()
+        processes = start_services(env)
+        wait_ready(processes, urls)
+        print(f"\nkaohe is running (PostgreSQL: {where})", flush=True)
+        for name, service_url in urls.items():
+            print(f"  {name:<10} {service_url}   API docs: {service_url}/docs")
+        print(f"  admin key  {key}   ({key_source})")
+        print("Ctrl-C stops everything.\n", flush=True)
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        failed = [name for name, process in processes.items() if process.poll() is not None]
+        print(f"kaohe: {', '.join(failed)} stopped; stopping the rest", file=sys.stderr)
+        return 1
+    except Stop:
+        return 0
+    except RuntimeError as exc:
+        print(f"kaohe: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_services(processes)
+        if embedded is not None:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
