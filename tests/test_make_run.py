@@ -45,7 +45,7 @@ def runner(tmp_path):
                                    stdout=out, stderr=subprocess.STDOUT)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
-        yield process, urls, data, log
+        yield process, urls, data, log, env
     finally:
         if process.poll() is None:
             process.kill()
@@ -54,7 +54,7 @@ def runner(tmp_path):
 
 
 async def test_make_run_serves_all_three_services_on_an_embedded_database(runner):
-    process, urls, data, log = runner
+    process, urls, data, log, env = runner
     async with httpx.AsyncClient(timeout=10) as client:
         async def all_ready():
             codes = [(await client.get(f"{url}/readyz")).status_code for url in urls.values()]
@@ -88,6 +88,11 @@ async def test_make_run_serves_all_three_services_on_an_embedded_database(runner
 
         [row] = await wait_for(ranked, what="the adoption in the ranking", process=process, log=log, timeout=30)
         assert (row["unit_id"], row["rank"], row["net_points"]) == ("U1", 1, 50)
+
+    # With no DATABASE_URL, `kaohe keys` finds the running embedded database.
+    keys = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "shared.cli", "keys", "list"],
+                                   cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert keys.returncode == 0 and "bootstrap-admin" in keys.stdout, keys.stderr
 
     process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(process.wait, 60) == 0, log.read_text()

@@ -1,0 +1,62 @@
+"""`kaohe keys create|list|revoke` against a fresh database, and what the keys then allow."""
+
+import asyncio
+
+import pytest
+
+from shared.cli import main
+from tests.support.harness import running_kaohe
+
+
+@pytest.fixture
+def kaohe_cli(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+async def test_a_created_key_works_until_it_is_revoked(kaohe_cli, database_url):
+    code, out, err = await kaohe_cli("keys", "create", "--role", "office", "--name", "区政府办公室")
+    assert code == 0
+    key = out.strip()
+    key_id = key.split("_")[1]
+    assert key.startswith(f"kh_{key_id}_") and key_id in err
+
+    code, out, _ = await kaohe_cli("keys", "list")
+    [line] = [line for line in out.splitlines() if line.startswith(key_id)]
+    assert "office" in line and "active" in line and "区政府办公室" in line
+    assert key not in out and key.split("_", 2)[2] not in out
+
+    async with running_kaohe(database_url, key=key) as kaohe:
+        assert (await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"})).status_code == 200
+
+    code, out, _ = await kaohe_cli("keys", "revoke", key_id)
+    assert code == 0 and key_id in out
+    code, out, _ = await kaohe_cli("keys", "list")
+    assert "revoked" in [line for line in out.splitlines() if line.startswith(key_id)][0]
+    async with running_kaohe(database_url, key=key) as kaohe:
+        assert (await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"})).status_code == 401
+
+
+async def test_a_unit_key_names_its_unit_and_is_limited_to_it(kaohe_cli, database_url):
+    code, _, err = await kaohe_cli("keys", "create", "--role", "unit")
+    assert code == 2 and "--unit" in err
+    code, _, err = await kaohe_cli("keys", "create", "--role", "viewer", "--unit", "U1")
+    assert code == 2
+    code, out, _ = await kaohe_cli("keys", "create", "--role", "unit", "--unit", "U1")
+    assert code == 0
+    code, listing, _ = await kaohe_cli("keys", "list")
+    assert "unit-U1" in listing
+    async with running_kaohe(database_url, key=out.strip()) as kaohe:
+        assert (await kaohe.scoring.get("/v1/units/U2/ledger", params={"period": "2026"})).status_code == 403
+
+
+async def test_revoking_an_unknown_key_fails(kaohe_cli):
+    code, _, err = await kaohe_cli("keys", "revoke", "deadbeef")
+    assert code == 1 and "deadbeef" in err
