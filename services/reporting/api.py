@@ -195,7 +195,8 @@ async def dashboard_page(request: Request, state: StateDep, _principal: PublicRe
 
     async def render(conn):
         data = await _dashboard(conn, state, period)
-        return render_page(data, endpoint=endpoint, refresh_seconds=refresh), "text/html; charset=utf-8"
+        page = render_page(data, endpoint=endpoint, refresh_seconds=refresh, timezone=state.settings.timezone)
+        return page, "text/html; charset=utf-8"
 
     return await conditional_answer(request, render, digest_extra="" if period else _now_quarter(state))
 

@@ -101,13 +101,13 @@ def static_asset(name: str) -> bytes:
     return resources.files("services.reporting").joinpath("static", name).read_bytes()
 
 
-def render_page(data: dict[str, Any], *, endpoint: str, refresh_seconds: int) -> bytes:
+def render_page(data: dict[str, Any], *, endpoint: str, refresh_seconds: int, timezone: str) -> bytes:
     """The page with its first answer inline (no blank screen while the first poll runs)."""
     # "<" escaped inside the JSON so no title can close the <script> element it sits in.
     def inline(value: Any) -> str:
         return orjson.dumps(value).decode().replace("<", "\\u003c")
 
-    config = {"endpoint": endpoint, "refresh_seconds": refresh_seconds}
+    config = {"endpoint": endpoint, "refresh_seconds": refresh_seconds, "timezone": timezone}
     page = static_asset("dashboard.html").decode("utf-8")
     return (page.replace("__TITLE__", TITLE).replace("__CONFIG__", inline(config))
             .replace("__DATA__", inline(data))).encode("utf-8")

@@ -77,9 +77,12 @@
     box.replaceChildren();
     if (!board.categories.length) { box.appendChild(el("div", { "class": "empty" }, ["暂无参评单位"])); }
     board.categories.forEach(function (category) {
-      box.appendChild(el("div", { "class": "board " + category.kind }, [
+      var board = el("div", { "class": "board " + category.kind }, [
         el("h3", {}, [category.name + "（" + category.rows.length + "个）"]),
-        el("div", { "class": "board-body" }, [rankTable(category.rows, key + "/" + category.kind, false)])]));
+        el("div", { "class": "board-body" }, [rankTable(category.rows, key + "/" + category.kind, false)])]);
+      // a category of a few units keeps its natural height; the large ones share what is left
+      board.style.flex = category.rows.length <= 4 ? "0 0 auto" : "1 1 0";
+      box.appendChild(board);
     });
   }
 
@@ -97,11 +100,11 @@
   function renderChart() {
     var box = document.getElementById("chart");
     var width = Math.max(box.clientWidth, 300), height = Math.max(box.clientHeight, 200);
-    var rows = data.year.overall.slice(0, Math.max(3, Math.min(12, Math.floor((height - 30) / 26))));
+    var rows = data.year.overall.slice(0, Math.max(3, Math.min(12, Math.floor((height - 30) / 30))));
     var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "年度单位得分" });
     if (!rows.length) { box.replaceChildren(el("div", { "class": "empty" }, ["暂无数据"])); return; }
-    var labelWidth = Math.min(190, width * 0.34), valueWidth = 56, top = 4, legend = 24;
-    var band = (height - top - legend) / rows.length, barHeight = Math.min(22, band * 0.68);
+    var labelWidth = Math.min(230, width * 0.36), valueWidth = 64, top = 4, legend = 26;
+    var band = (height - top - legend) / rows.length, barHeight = Math.min(26, band * 0.7);
     var max = Math.max(1, Math.max.apply(null, rows.map(function (r) { return r.net_points; })));
     var min = Math.min(0, Math.min.apply(null, rows.map(function (r) { return r.net_points; })));
     var span = width - labelWidth - valueWidth - 8, scale = span / (max - min), zero = labelWidth + (-min) * scale;
@@ -109,7 +112,8 @@
     rows.forEach(function (row, i) {
       var y = top + i * band + (band - barHeight) / 2, w = Math.abs(row.net_points) * scale;
       var x = row.net_points >= 0 ? zero : zero - w;
-      var name = row.unit_name.length > 9 ? row.unit_name.slice(0, 8) + "…" : row.unit_name;
+      var fit = Math.floor((labelWidth - 12) / 18);
+      var name = row.unit_name.length > fit ? row.unit_name.slice(0, fit - 1) + "…" : row.unit_name;
       chart.appendChild(svg("text", { x: labelWidth - 8, y: y + barHeight * 0.78, "text-anchor": "end",
         "class": "label" }, name));
       chart.appendChild(svg("rect", { x: x, y: y, width: Math.max(w, 1.5), height: barHeight, rx: 3,
@@ -120,15 +124,16 @@
     var lx = labelWidth;
     Object.keys(KIND_COLORS).forEach(function (kind) {
       if (!data.year.overall.some(function (r) { return r.kind === kind; })) { return; }
-      chart.appendChild(svg("rect", { x: lx, y: height - 16, width: 14, height: 12, rx: 2, fill: KIND_COLORS[kind] }));
-      chart.appendChild(svg("text", { x: lx + 20, y: height - 6, "class": "legend" }, KIND_NAMES[kind]));
+      chart.appendChild(svg("rect", { x: lx, y: height - 18, width: 16, height: 14, rx: 2, fill: KIND_COLORS[kind] }));
+      chart.appendChild(svg("text", { x: lx + 22, y: height - 5, "class": "legend" }, KIND_NAMES[kind]));
       lx += 80;
     });
     box.replaceChildren(chart);
   }
 
   function render() {
-    setText("period-names", data.quarter.name + " · " + data.year.name);
+    setText("period-names", data.quarter.name + " · " + data.year.name +
+      (data.chosen_by === "latest_data" ? "（本年度暂无数据，显示最近一期）" : ""));
     setText("quarter-name", data.quarter.name);
     setText("year-name", data.year.name);
     renderKpis();
@@ -138,18 +143,35 @@
     officers.replaceWith(rankTable(data.officers.rows, "o", true));
     document.querySelector(".officer-panel table").id = "officers";
     setText("updated", "数据更新于 " + data.updated_at);
-    setText("position", "事件位置 " + data.position + " · 每" + config.refresh_seconds + "秒自动刷新");
+    setText("position", "事件位置 " + data.position);
     renderChart();
     fitRows();
     document.body.setAttribute("data-position", data.position);
   }
 
+  // The district's time (KAOHE_TIMEZONE), whatever zone the screen's computer is set to.
+  function localParts(moment) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", { timeZone: config.timezone, hourCycle: "h23", year: "numeric",
+      month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short" })
+      .formatToParts(moment).forEach(function (part) { parts[part.type] = part.value; });
+    return parts;
+  }
+
+  function clock(moment) {
+    var p = localParts(moment);
+    return p.hour + ":" + p.minute + ":" + p.second;
+  }
+
   function tick() {
-    var now = new Date();
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    setText("clock-time", two(now.getHours()) + ":" + two(now.getMinutes()) + ":" + two(now.getSeconds()));
-    setText("clock-date", now.getFullYear() + "年" + (now.getMonth() + 1) + "月" + now.getDate() + "日 星期" +
-      "日一二三四五六".charAt(now.getDay()));
+    var now = new Date(), p = localParts(now);
+    var weekday = { Sun: "日", Mon: "一", Tue: "二", Wed: "三", Thu: "四", Fri: "五", Sat: "六" }[p.weekday];
+    setText("clock-time", clock(now));
+    setText("clock-date", p.year + "年" + p.month + "月" + p.day + "日 星期" + weekday);
+  }
+
+  function checked() {
+    setText("checked", "自动刷新 · 最近检查 " + clock(new Date()));
   }
 
   function poll() {
@@ -163,6 +185,7 @@
       })
       .then(function (answer) {
         document.getElementById("status").className = "status";
+        checked();
         if (answer) { data = answer; render(); }
       })
       .catch(function () { document.getElementById("status").className = "status stale"; })
@@ -171,6 +194,7 @@
 
   render();
   tick();
+  checked();
   window.setInterval(tick, 1000);
   window.addEventListener("resize", render);
   window.setTimeout(poll, config.refresh_seconds * 1000);
