@@ -13,6 +13,7 @@ import os
 import sys
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import httpx
@@ -94,12 +95,12 @@ async def _post(client: httpx.AsyncClient, chunk: list[dict[str, Any]], summary:
 # --- kaohe demo -----------------------------------------------------------------------------------------
 
 def admin_key(explicit: str | None) -> str | None:
-    """--key, else $KAOHE_ADMIN_KEY, else the file .data/admin-key of the checkout."""
-    if explicit:
-        return explicit
-    if os.environ.get("KAOHE_ADMIN_KEY"):
-        return os.environ["KAOHE_ADMIN_KEY"]
-    path = REPO_ROOT / ".data" / "admin-key"
+    """--key, else $KAOHE_ADMIN_KEY, else the key `make run` uses: $KAOHE_BOOTSTRAP_ADMIN_KEY, else the
+    file `admin-key` in $KAOHE_DATA_DIR (default: .data of the checkout)."""
+    for candidate in (explicit, os.environ.get("KAOHE_ADMIN_KEY"), os.environ.get("KAOHE_BOOTSTRAP_ADMIN_KEY")):
+        if candidate:
+            return candidate
+    path = Path(os.environ.get("KAOHE_DATA_DIR") or REPO_ROOT / ".data") / "admin-key"
     if not path.is_file():
         return None
     return path.read_text(encoding="utf-8").strip() or None
@@ -111,7 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate a district's year of events (same seed, same events) and post them to the ingest "
                     "API in batches. Running it twice changes nothing: the second run is all duplicates.")
     parser.add_argument("--url", default="http://127.0.0.1:8001", help="ingest base URL")
-    parser.add_argument("--key", help="admin or office key (default: $KAOHE_ADMIN_KEY, then .data/admin-key)")
+    parser.add_argument("--key", help="admin or office key (default: $KAOHE_ADMIN_KEY, then the key of `make run`: "
+                                      "$KAOHE_BOOTSTRAP_ADMIN_KEY or .data/admin-key)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--units", type=int, default=40)
     parser.add_argument("--officers", type=int, default=150)
@@ -145,7 +147,8 @@ async def run_async(args: argparse.Namespace, *, transport: httpx.AsyncBaseTrans
     else:
         key = admin_key(args.key)
         if not key:
-            print("kaohe demo: no key: pass --key, set KAOHE_ADMIN_KEY or create .data/admin-key", file=sys.stderr)
+            print("kaohe demo: no key: pass --key or set KAOHE_ADMIN_KEY (or start the services with `make run`)",
+                  file=sys.stderr)
             return 2
         try:
             async with httpx.AsyncClient(base_url=args.url, transport=transport, timeout=120,

@@ -127,18 +127,24 @@ async def test_a_refused_batch_raises_with_the_event_named(kaohe):
     assert orphan["event_id"] in str(refused.value)
 
 
-async def test_kaohe_demo_command_posts_and_is_idempotent(kaohe, monkeypatch, capsys):
+async def test_kaohe_demo_command_posts_and_is_idempotent(kaohe, monkeypatch, capsys, tmp_path):
     transport = httpx.ASGITransport(app=kaohe.apps["ingest"])
-    monkeypatch.setenv("KAOHE_ADMIN_KEY", ADMIN_KEY)
-    args = build_parser().parse_args(["demo", "--seed", "9", "--units", "5", "--officers", "12", "--months", "2",
-                                      "--batch", "100", "--url", "http://ingest"])
-    assert await run_async(args, transport=transport) == 0
+    for name in ("KAOHE_ADMIN_KEY", "KAOHE_BOOTSTRAP_ADMIN_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAOHE_DATA_DIR", str(tmp_path))
+    (tmp_path / "admin-key").write_text(ADMIN_KEY + "\n")
+    argv = ["demo", "--seed", "9", "--units", "5", "--officers", "12", "--months", "2", "--batch", "100",
+            "--url", "http://ingest"]
+    assert await run_async(build_parser().parse_args(argv), transport=transport) == 0  # key from the data dir
     first = capsys.readouterr().out
-    assert await run_async(args, transport=transport) == 0
+    (tmp_path / "admin-key").unlink()
+    monkeypatch.setenv("KAOHE_ADMIN_KEY", ADMIN_KEY)
+    assert await run_async(build_parser().parse_args(argv), transport=transport) == 0  # key from the environment
     second = capsys.readouterr().out
     total = len(list(generate(seed=9, units=5, officers=12, months=2)))
     assert f"{total} appended, 0 duplicates" in first
     assert f"0 appended, {total} duplicates" in second and "item.submitted" in second
 
-    monkeypatch.setenv("KAOHE_ADMIN_KEY", "kh_wrong_" + "y" * 40)
-    assert await run_async(args, transport=transport) == 1
+    wrong = build_parser().parse_args([*argv, "--key", "kh_wrong_" + "y" * 40])  # --key comes first
+    assert await run_async(wrong, transport=transport) == 1
+    assert "401" in capsys.readouterr().err
