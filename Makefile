@@ -34,8 +34,11 @@ migrate: install
 demo: install
 	$(PY) -m shared.cli demo
 
+# Benchmarks on a fresh database on DATABASE_URL's server (else 127.0.0.1:5432), written to
+# docs/benchmarks.md; HTTP load by wrk when installed (apt-get install wrk). make bench ARGS=--quick
 bench: install
-	$(PY) -m bench.run
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.run $(ARGS)
 
 # Stops the embedded server (if any) before deleting its data.
 clean:
