@@ -63,8 +63,13 @@ def create_service_app(
         app.state.key_cache = KeyCache()
         app.state.latest_migration = latest_migration()
         if resolved.bootstrap_admin_key:
-            async with engine.begin() as conn:
-                await ensure_bootstrap_key(conn, resolved.bootstrap_admin_key)
+            # The service roles only read keys; the login user (who ran the migrations) writes this one.
+            login = make_engine(resolved.service_database_url(name), pool_size=1)
+            try:
+                async with login.begin() as conn:
+                    await ensure_bootstrap_key(conn, resolved.bootstrap_admin_key)
+            finally:
+                await login.dispose()
         try:
             if on_start:
                 await on_start(app, state)
@@ -100,5 +105,9 @@ def create_service_app(
     return app
 
 
-def _role_for(name: str, settings: Settings) -> str | None:
-    return None
+def db_role(name: str, settings: Settings) -> str | None:
+    """The database role a service works as (migration 0003), or None with `KAOHE_DB_ROLES=false`."""
+    return f"kaohe_{name}" if settings.db_roles else None
+
+
+_role_for = db_role

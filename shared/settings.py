@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     projector_poll_seconds: float = Field(5.0, alias="KAOHE_PROJECTOR_POLL_SECONDS", gt=0)
     projector_enabled: bool = Field(True, alias="KAOHE_PROJECTOR")
     pool_size: int = Field(20, alias="KAOHE_DB_POOL_SIZE", ge=1)
+    db_roles: bool = Field(True, alias="KAOHE_DB_ROLES")  # each service SETs ROLE kaohe_<service>
 
     @field_validator("timezone")
     @classmethod

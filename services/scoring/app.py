@@ -6,7 +6,7 @@ import contextlib
 from fastapi import FastAPI
 
 from shared.problems import Problem
-from shared.service import ServiceState, create_service_app
+from shared.service import ServiceState, create_service_app, db_role
 from shared.settings import Settings
 from services.scoring.api import router
 from services.scoring.projector import Projector
@@ -15,7 +15,8 @@ from services.scoring.projector import Projector
 async def _start(app: FastAPI, state: ServiceState) -> None:
     if not state.settings.projector_enabled:
         return
-    projector = Projector(url=state.settings.service_database_url("scoring"), role=None, policies=state.policies,
+    projector = Projector(url=state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings),
+                          policies=state.policies,
                           zone=state.settings.zone, batch_size=state.settings.projector_batch_size,
                           poll_seconds=state.settings.projector_poll_seconds)
     app.state.projector = projector
