@@ -97,6 +97,7 @@ async def test_html_escapes_titles(kaohe):
     assert 'filename="kaohe-bulletin-2026-Q1.html"' in response.headers["content-disposition"]
     page = response.text
     assert "<h1>关于2026年第一季度政务信息报送采用情况的通报</h1>" in page
+    assert '<th colspan="7">采用（条次）</th>' in page and "<th>政办通报</th>" in page
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;经验做法" in page
 
 
@@ -144,8 +145,11 @@ async def test_docx_matches_the_json_bulletin(kaohe):
     ranking_tables = doc.tables[:len(data["categories"])]
     for table, category in zip(ranking_tables, data["categories"]):
         cells = [[cell.text for cell in row.cells] for row in table.rows]
-        assert cells[0] == HEADERS
-        assert cells[1:] == [[str(v) for v in _expected_cells(r)] for r in category["rows"]]
+        # two header rows: 采用（条次） spans its total and the six channels; the others span both rows
+        assert cells[0] == ["排名", "单位", "报送"] + ["采用（条次）"] * 7 + ["批示", "扣分", "本期得分", "年度累计得分"]
+        assert cells[1] == ["排名", "单位", "报送", "合计", "《政务》", "每日要情", "政办通报", "市级", "省级", "今日",
+                            "批示", "扣分", "本期得分", "年度累计得分"]
+        assert cells[2:] == [[str(v) for v in _expected_cells(r)] for r in category["rows"]]
     appendix_titles = {row.cells[1].text for table in doc.tables[-len(data["appendix"]):] for row in table.rows[1:]}
     assert appendix_titles == {i["title"] for group in data["appendix"] for i in group["items"]}
 

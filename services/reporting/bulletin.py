@@ -23,6 +23,13 @@ def table_headers() -> list[str]:
             + ["批示", "扣分", "本期得分", "年度累计得分"])
 
 
+def grouped_headers() -> tuple[list[tuple[str, int]], list[str]]:
+    """The same columns as two header rows for print: (title, columns spanned) over the channels'
+    short names; a title spanning one column stands over both rows."""
+    return ([("排名", 1), ("单位", 1), ("报送", 1), ("采用（条次）", 1 + len(CHANNELS)), ("批示", 1), ("扣分", 1),
+             ("本期得分", 1), ("年度累计得分", 1)], ["合计"] + [CHANNEL_SHORT[c] for c in CHANNELS])
+
+
 def table_cells(row: dict[str, Any]) -> list[Any]:
     """One ranking row in the order of `table_headers`."""
     return ([row["rank"], row["unit_name"], row["submitted"], row["adopted"]]

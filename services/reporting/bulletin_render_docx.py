@@ -11,7 +11,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-from services.reporting.bulletin import table_cells, table_headers
+from services.reporting.bulletin import grouped_headers, table_cells, table_headers
 
 RED = RGBColor(0xC0, 0x00, 0x00)
 BODY, TITLE, HEADING, TABLE = "仿宋", "宋体", "黑体", "宋体"
@@ -54,22 +54,61 @@ def _red_rule(paragraph) -> None:
     paragraph._p.get_or_add_pPr().append(borders)
 
 
-def _table(doc, headers: list[str], rows: list[list[Any]], widths: list[float], size: float = 9) -> None:
-    table = doc.add_table(rows=1, cols=len(headers))
-    table.style = "Table Grid"
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    header_row = table.rows[0]
+def _repeat_as_header(row) -> None:
     repeat = OxmlElement("w:tblHeader")
     repeat.set(qn("w:val"), "true")
-    header_row._tr.get_or_add_trPr().append(repeat)
-    for cells in [headers] + rows:
-        row = header_row if cells is headers else table.add_row()
-        for index, (cell, value) in enumerate(zip(row.cells, cells)):
+    row._tr.get_or_add_trPr().append(repeat)
+
+
+def _write(cell, value: Any, *, size: float, bold: bool = False, left: bool = False) -> None:
+    paragraph = cell.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT if left else WD_ALIGN_PARAGRAPH.CENTER
+    _font(paragraph.add_run("" if value is None else str(value)), TABLE, size, bold=bold)
+
+
+def _fix_widths(table, widths: list[float]) -> None:
+    """Fixed column widths in the grid and in every cell: Word, WPS and LibreOffice each read one."""
+    table.autofit = False
+    layout = OxmlElement("w:tblLayout")
+    layout.set(qn("w:type"), "fixed")
+    table._tbl.tblPr.append(layout)
+    for column, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths):
+        column.set(qn("w:w"), str(Cm(width).twips))
+    for row in table.rows:
+        for index, cell in enumerate(row.cells):
             cell.width = Cm(widths[index])
-            paragraph = cell.paragraphs[0]
-            paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT if (index == 1 and cells is not headers) else \
-                WD_ALIGN_PARAGRAPH.CENTER
-            _font(paragraph.add_run("" if value is None else str(value)), TABLE, size, bold=cells is headers)
+
+
+def _table(doc, headers: list[str] | None, rows: list[list[Any]], widths: list[float], size: float = 9) -> None:
+    """A bordered table; `headers` None means the ranking's two header rows (采用 over its channels)."""
+    columns = len(widths)
+    head_rows = 1 if headers is not None else 2
+    table = doc.add_table(rows=head_rows, cols=columns)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for row in table.rows:
+        _repeat_as_header(row)
+    if headers is not None:
+        for cell, title in zip(table.rows[0].cells, headers):
+            _write(cell, title, size=size, bold=True)
+    else:
+        groups, sub = grouped_headers()
+        column = 0
+        for title, span in groups:
+            top, bottom = table.cell(0, column), table.cell(1, column + span - 1)
+            if span > 1:
+                for offset, name in enumerate(sub):
+                    _write(table.cell(1, column + offset), name, size=size, bold=True)
+                top = top.merge(table.cell(0, column + span - 1))
+            else:
+                top = top.merge(bottom)
+            _write(top, title, size=size, bold=True)
+            column += span
+    for cells in rows:
+        row = table.add_row()
+        for index, (cell, value) in enumerate(zip(row.cells, cells)):
+            _write(cell, value, size=size, left=index == 1)
+    _fix_widths(table, widths)
     doc.add_paragraph()
 
 
@@ -95,11 +134,10 @@ def render_docx(data: dict[str, Any]) -> bytes:
     _para(doc, "一、总体情况", font=HEADING, indent=True)
     _para(doc, text["overview"], indent=True)
     _para(doc, "二、各单位报送采用及得分情况", font=HEADING, indent=True)
-    headers = table_headers()
-    widths = [1.0, 2.8] + [1.05] * (len(headers) - 2)
+    widths = [0.8, 2.8] + [0.95] * (len(table_headers()) - 4) + [1.2, 1.4]
     for index, category in enumerate(data["categories"], start=1):
         _para(doc, f"（{index}）{category['name']}", font=BODY, bold=True, indent=True, after=6)
-        _table(doc, headers, [table_cells(row) for row in category["rows"]], widths, size=8)
+        _table(doc, None, [table_cells(row) for row in category["rows"]], widths, size=8)
     _para(doc, "三、未完成目标任务的单位", font=HEADING, indent=True)
     _para(doc, text["shortfall"], indent=True, after=6)
     if data["shortfalls"]:

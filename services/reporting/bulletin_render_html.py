@@ -3,7 +3,7 @@
 from html import escape
 from typing import Any
 
-from services.reporting.bulletin import table_cells, table_headers
+from services.reporting.bulletin import grouped_headers, table_cells
 
 _CSS = """
 body { font-family: "FangSong", "仿宋", "SimSun", "宋体", "Noto Serif CJK SC", "WenQuanYi Micro Hei", serif;
@@ -19,19 +19,29 @@ table { border-collapse: collapse; width: 100%; font-size: .85rem; margin: .3rem
 th, td { border: 1px solid #333; padding: .15rem .3rem; text-align: center; }
 th { background: #f2f2f2; }
 td.name { text-align: left; }
+table.ranking { table-layout: fixed; }
+table.ranking th:nth-child(2) { width: 11em; }
+table.ranking th[rowspan="2"]:nth-child(1) { width: 2.6em; }
 .signature { text-align: right; margin-top: 2rem; }
 @media print { body { margin: 0; max-width: none; } }
 """
 
 
-def _table(headers: list[str], rows: list[list[Any]], name_column: int = 1) -> str:
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+def _grouped_head() -> str:
+    groups, sub = grouped_headers()
+    top = "".join(f'<th colspan="{span}">{escape(title)}</th>' if span > 1 else f'<th rowspan="2">{escape(title)}</th>'
+                  for title, span in groups)
+    return f"<tr>{top}</tr><tr>{''.join(f'<th>{escape(title)}</th>' for title in sub)}</tr>"
+
+
+def _table(headers: list[str] | None, rows: list[list[Any]], name_column: int = 1, css: str = "") -> str:
+    head = _grouped_head() if headers is None else "<tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in headers) + "</tr>"
     body = []
     for cells in rows:
         body.append("<tr>" + "".join(
             f'<td class="name">{escape(str(c))}</td>' if i == name_column else f"<td>{escape(str(c))}</td>"
             for i, c in enumerate(cells)) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<table class=\"{css}\"><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def render_html(data: dict[str, Any]) -> bytes:
@@ -50,7 +60,7 @@ def render_html(data: dict[str, Any]) -> bytes:
     ]
     for index, category in enumerate(data["categories"], start=1):
         parts.append(f"<h3>（{index}）{escape(category['name'])}</h3>")
-        parts.append(_table(table_headers(), [table_cells(row) for row in category["rows"]]))
+        parts.append(_table(None, [table_cells(row) for row in category["rows"]], css="ranking"))
     parts.append("<h2>三、未完成目标任务的单位</h2>")
     parts.append(f"<p class=\"body\">{escape(text['shortfall'])}</p>")
     if data["shortfalls"]:
