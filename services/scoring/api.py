@@ -1,6 +1,7 @@
 """Routes of the scoring service: ledgers, projection status, policies."""
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import text
@@ -9,13 +10,18 @@ from shared.asof import resolve_position
 from shared.auth import Principal, require
 from shared.eventstore import head_position
 from shared.params import AsOf, AsOfPosition, PeriodParam
+from shared.periods import BadPeriod, parse_period
 from shared.problems import Problem
 from shared.service import StateDep
+from services.scoring.audit import audit_deduction
 from services.scoring.ledgers import ledger
-from services.scoring.schemas import Ledger, PolicySummary, ProjectionStatus
+from services.scoring.rebuild import job_status, request_rebuild
+from services.scoring.schemas import (DeductionAudit, Ledger, PolicySummary, ProjectionStatus, RebuildAccepted,
+                                      RebuildJob, WhatIf, WhatIfRequest)
+from services.scoring.whatif import what_if
 
 router = APIRouter(prefix="/v1")
-Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Id = Annotated[str, Path(max_length=200, description="The platform's id; an id that is not registered is 404")]
 
 
 @router.get("/units/{unit_id}/ledger", response_model=Ledger, tags=["ledgers"], summary="A unit's ledger")
@@ -69,3 +75,50 @@ async def get_policy(version: str, state: StateDep,
     if policy is None:
         raise Problem(404, "unknown_policy", f"no policy version {version}")
     return policy.document.model_dump(mode="json", exclude_none=True)
+
+
+@router.get("/audit/deductions/{event_id}", response_model=DeductionAudit, tags=["audit"],
+            summary="A deduction's derivation, disputes and a replay check against the projection")
+async def audit(event_id: str, state: StateDep, _principal: Annotated[Principal, require("audit")]) -> dict[str, Any]:
+    """The event as recorded, its clause, disputes, the year's deduction points around it, the
+    thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
+    return await audit_deduction(state, _uuid(event_id, "event"))
+
+
+@router.post("/projections/rebuild", status_code=202, response_model=RebuildAccepted, tags=["projections"],
+             summary="Rebuild the projection from the log into a new generation")
+async def start_rebuild(state: StateDep, principal: Annotated[Principal, require("rebuild")]) -> dict[str, Any]:
+    """Readers keep the old projection until the new one is complete; a rebuild already running is joined."""
+    async with state.engine.begin() as conn:
+        return {"job_id": await request_rebuild(conn, requested_by=principal.name)}
+
+
+@router.get("/projections/rebuild/{job_id}", response_model=RebuildJob, tags=["projections"],
+            summary="Progress of a rebuild")
+async def rebuild_progress(job_id: str, state: StateDep,
+                           _principal: Annotated[Principal, require("rebuild")]) -> dict[str, Any]:
+    async with state.engine.connect() as conn:
+        job = await job_status(conn, _uuid(job_id, "rebuild job"))
+    if job is None:
+        raise Problem(404, "not_found", f"no rebuild job {job_id}")
+    return job
+
+
+@router.post("/what-if", response_model=WhatIf, tags=["policies"],
+             summary="Every unit's points and rank under the current and a proposed policy")
+async def post_what_if(body: WhatIfRequest, state: StateDep,
+                       _principal: Annotated[Principal, require("what_if")]) -> dict[str, Any]:
+    """Folds the whole log in memory under both policies; nothing is stored."""
+    try:
+        period = parse_period(body.period)
+    except BadPeriod as exc:
+        raise Problem(422, "invalid_period", str(exc)) from exc
+    return await what_if(state, document=body.policy, period=period)
+
+
+def _uuid(value: str, what: str) -> UUID:
+    """Ids in these paths are UUIDs; anything else names nothing that exists (404)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise Problem(404, "not_found", f"no {what} {value}") from None

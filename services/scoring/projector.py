@@ -19,6 +19,7 @@ from shared.policy import PolicySet
 from services.scoring.fold import FoldError, FoldState, apply
 from services.scoring.log_reader import read_chunk, stream_log
 from services.scoring.projection_writer import write_outcomes
+from services.scoring.rebuild import REBUILD_CHANNEL, Rebuilds
 
 log = logging.getLogger("kaohe.projector")
 PROJECTOR_LOCK_KEY = 0x6B616F6870  # one projector per database
@@ -93,15 +94,31 @@ class Projector:
         self.status.role, self.status.schema, self.status.checkpoint = "projecting", schema, checkpoint
         self.status.error = None
         log.info("projecting into %s from position %s", schema, checkpoint)
-        while True:
-            self._wake.clear()
-            moved = await self.catch_up(conn, schema)
-            if not moved:
-                self.status.caught_up.set()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                except asyncio.TimeoutError:
-                    await conn.execute("SELECT 1")  # the slow poll; also notices a dead connection
+        # Rebuilds run inside the projecting instance: the switch happens between two catch-ups.
+        rebuilds = Rebuilds(self)
+        await conn.add_listener(REBUILD_CHANNEL, lambda *_: (rebuilds.notice(), self._wake.set()))
+        try:
+            while True:
+                self._wake.clear()
+                moved = await self.catch_up(conn, self.status.schema)  # a rebuild may switch the schema
+                await rebuilds.step(conn)
+                if not moved:
+                    self.status.caught_up.set()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    except asyncio.TimeoutError:
+                        rebuilds.notice()
+                        await conn.execute("SELECT 1")  # the slow poll; also notices a dead connection
+        finally:
+            await rebuilds.stop()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def adopt_generation(self, *, schema: str, state: FoldState, position: int) -> None:
+        """Continue in a rebuilt generation (the rebuild's switch calls this between two catch-ups)."""
+        self.state = state
+        self.status.schema, self.status.checkpoint = schema, position
 
     async def restore_state(self, conn, *, until: int) -> FoldState:
         """The fold state after `until`, rebuilt from the log (nothing is written)."""

@@ -42,6 +42,14 @@ async def create_database(server: str, *, template: str | None = None, prefix: s
     try:
         clause = f' TEMPLATE "{template}"' if template else ""
         await conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        if template:
+            # Database-level grants (migration 0003's CREATE for kaohe_scoring) are not copied
+            # from a template: give the copy the template's.
+            grants = await conn.fetch(
+                "SELECT a.privilege_type, a.grantee::regrole::text AS grantee "
+                "FROM pg_database, aclexplode(datacl) AS a WHERE datname = $1 AND a.grantee <> 0", template)
+            for grant in grants:
+                await conn.execute(f'GRANT {grant["privilege_type"]} ON DATABASE "{name}" TO {grant["grantee"]}')
     finally:
         await conn.close()
     return name

@@ -1,0 +1,284 @@
+"""Rebuilding the projection into a new generation while the live one keeps serving.
+
+Any instance accepts a rebuild request: a row in `scoring.rebuild_jobs` plus a NOTIFY on
+`kaohe_rebuild`, so every instance can answer its progress. Only the instance that holds the
+projector lock runs it, from inside its projector task (`Rebuilds.step`), in three steps:
+
+1. Bulk, in a task of its own on its own connection: create `proj_gN`, stream the log in chunks
+   through the fold (`fold.apply`, the projector's own function) and COPY each chunk with the new
+   generation's checkpoint, until it is within one chunk of the head. Memory holds one chunk and
+   the fold state. Meanwhile the live projector keeps folding into the active generation and
+   readers keep reading it.
+2. Close the gap, in the projector task with catch-up paused: fold the new generation up to the
+   head and commit. It is now at least as far as the live generation, so a reader whose snapshot
+   predates the switch but whose views already resolve to the new generation (views are resolved
+   with the newest catalog, data with the old snapshot) still never sees an older projection
+   than the one it was served before.
+3. Switch, in one transaction on the projector's connection (which holds the lock, so no other
+   instance can be switching): fold the few events appended since step 2, point the `proj` views
+   at the new generation, update `scoring.active_generation`, mark the job succeeded and NOTIFY
+   `kaohe_projection`. The projector then continues in the new generation with the rebuilt fold
+   state, and older generations are dropped.
+
+If the projecting instance stops mid-rebuild, the job stays `running`; the next instance to take
+the projector lock drops the half-built schema and starts the job again.
+"""
+
+import asyncio
+import logging
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db import connect_raw
+from shared.eventstore import PROJECTION_CHANNEL
+from shared.projection_schema import generation_ddl, switch_views_ddl
+from services.scoring.fold import LogEvent
+from services.scoring.folding import ChunkFolder
+from services.scoring.log_reader import read_chunk, stream_log
+from services.scoring.projection_writer import write_outcomes
+
+log = logging.getLogger("kaohe.rebuild")
+REBUILD_CHANNEL = "kaohe_rebuild"
+NOW = 2**62
+_GENERATION = re.compile(r"^proj_g[0-9]+$")
+READER_ROLE = "kaohe_reporting"  # migration 0003; its tables come with default privileges
+SWITCH_LOCK_TIMEOUT = "5s"
+_HEAD = "SELECT coalesce(max(global_position), 0) FROM eventlog.events"
+
+
+async def request_rebuild(conn: AsyncConnection, *, requested_by: str) -> str:
+    """Queue a rebuild, or join the one already running; returns its job id. The caller commits."""
+    for _attempt in range(3):
+        inserted = (await conn.execute(
+            text("INSERT INTO scoring.rebuild_jobs (job_id, state, requested_by) VALUES (:id, 'running', :by) "
+                 "ON CONFLICT DO NOTHING RETURNING job_id::text"),
+            {"id": uuid.uuid4(), "by": requested_by})).scalar()
+        job_id = inserted or (await conn.execute(
+            text("SELECT job_id::text FROM scoring.rebuild_jobs WHERE state = 'running'"))).scalar()
+        if job_id is not None:
+            await conn.execute(text("SELECT pg_notify(:channel, :job)"), {"channel": REBUILD_CHANNEL, "job": job_id})
+            return job_id
+    raise RuntimeError("could not queue a rebuild")  # a job finished between each insert and select
+
+
+async def job_status(conn: AsyncConnection, job_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (await conn.execute(text(
+        "SELECT job_id::text, state, processed, total, events_per_second, schema_name, position, error, "
+        "requested_at, started_at, finished_at FROM scoring.rebuild_jobs WHERE job_id = :id"),
+        {"id": job_id})).mappings().first()
+    if row is None:
+        return None
+    body = dict(row)
+    body["schema"] = body.pop("schema_name")
+    body["events_per_second"] = round(body["events_per_second"], 1)
+    for key in ("requested_at", "started_at", "finished_at"):
+        body[key] = body[key].isoformat() if body[key] else None
+    return body
+
+
+@dataclass
+class Build:
+    """A generation being filled: its fold state (in a ChunkFolder), where it is, how much is done."""
+
+    job_id: str
+    folder: ChunkFolder | None = None
+    position: int = 0
+    processed: int = 0
+    total: int = 0
+    started: float = 0.0
+
+    @property
+    def schema(self) -> str | None:
+        return self.folder.schema if self.folder else None
+
+    @property
+    def events_per_second(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.processed / elapsed if elapsed > 0 else 0.0
+
+
+class Rebuilds:
+    """Runs rebuild jobs inside the projecting instance; the projector loop calls `step`."""
+
+    def __init__(self, projector):
+        self.projector = projector
+        self.pending = True  # a request may predate this leader: look once at start
+        self.task: asyncio.Task | None = None
+        self.build: Build | None = None
+        self.ready = False
+
+    def notice(self) -> None:
+        """A rebuild was requested (or the slow poll ran): look for a job at the next step."""
+        self.pending = True
+
+    async def step(self, conn) -> None:
+        """Start a requested job, or finish one whose bulk phase is done."""
+        if self.task is not None and self.task.done():
+            task, self.task = self.task, None
+            if task.exception() is not None:
+                await self._fail(conn, task.exception())
+                return
+            self.ready = True
+        if self.ready:
+            await self._finish(conn)
+            return
+        if self.task is not None or not self.pending:
+            return
+        self.pending = False
+        job = await conn.fetchrow("SELECT job_id::text, schema_name FROM scoring.rebuild_jobs WHERE state = 'running'")
+        if job is None:
+            return
+        if job["schema_name"]:  # left half-built by a leader that stopped: start again
+            await self._drop(conn, job["schema_name"])
+        self.build = Build(job_id=job["job_id"])
+        self.task = asyncio.create_task(self._bulk(self.build), name=f"rebuild-{job['job_id']}")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except BaseException:  # noqa: BLE001 - cancelled or failed: the next leader restarts the job
+                pass
+            self.task = None
+
+    async def _finish(self, conn) -> None:
+        try:
+            await self._switch(conn, self.build)
+        except asyncpg.exceptions.LockNotAvailableError:
+            # A reader held the projection longer than the lock timeout: the new generation is
+            # intact, so try again at the next step (the slow poll or the next append).
+            log.warning("rebuild %s: readers held the projection; the switch will be retried", self.build.job_id)
+            return
+        except Exception as exc:  # noqa: BLE001 - a lost connection restarts the projector (and the job)
+            if conn.is_closed():
+                raise
+            await self._fail(conn, exc)
+            return
+        self.build, self.ready = None, False
+
+    # --- the three steps --------------------------------------------------------------------------
+
+    async def _bulk(self, build: Build) -> None:
+        p = self.projector
+        conn = await connect_raw(p.url, role=p.role)
+        try:
+            number = await conn.fetchval("SELECT nextval('scoring.generation_seq')")
+            # Kept whole in memory, as the projector keeps its state (no cache limit).
+            build.folder = ChunkFolder(p.policies, f"proj_g{number}", cache_limit=sys.maxsize)
+            build.started = time.monotonic()
+            async with conn.transaction():
+                for statement in generation_ddl(build.schema):
+                    await conn.execute(statement)
+                await conn.execute(f"GRANT USAGE ON SCHEMA {build.schema} TO {READER_ROLE}")
+                await conn.execute("UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
+                                   "WHERE job_id = $1::uuid", build.job_id, build.schema)
+            log.info("rebuild %s: folding the log into %s", build.job_id, build.schema)
+            while True:
+                head = await conn.fetchval(_HEAD)
+                build.total = build.processed + await conn.fetchval(
+                    "SELECT count(*) FROM eventlog.events WHERE global_position > $1 AND global_position <= $2",
+                    build.position, head)
+                if head - build.position <= p.batch_size:
+                    break
+                async for events in stream_log(conn, zone=p.zone, after=build.position, until=head,
+                                               chunk=p.batch_size):
+                    await self._fold_chunks(conn, build, events)
+                    await asyncio.sleep(0)  # the fold is CPU work: let the API and the projector run
+        finally:
+            await conn.close()
+            p.wake()  # the projector loop finishes (or fails) the job
+
+    async def _switch(self, conn, build: Build) -> None:
+        p = self.projector
+        # Step 2: the live projection stands still while the new one reaches the head.
+        while events := await read_chunk(conn, after=build.position, until=NOW, limit=p.batch_size, zone=p.zone):
+            await self._fold_chunks(conn, build, events)
+        # Step 3: the last events and the switch, atomically. Taking `active_generation` first
+        # waits for readers that already read it (they finish on the old generation) and holds
+        # back new ones until the views point at the new generation.
+        old_schema = p.status.schema
+        saved = (build.folder.state, build.position, build.processed)
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
+                await conn.execute("LOCK TABLE scoring.active_generation IN ACCESS EXCLUSIVE MODE")
+                while events := await read_chunk(conn, after=build.position, until=NOW, limit=p.batch_size,
+                                                 zone=p.zone):
+                    await self._fold(conn, build, events)
+                for statement in switch_views_ddl(build.schema):
+                    await conn.execute(statement)
+                await conn.execute("UPDATE scoring.active_generation SET schema_name = $1 WHERE id = 1", build.schema)
+                await conn.execute(
+                    "UPDATE scoring.rebuild_jobs SET state = 'succeeded', finished_at = clock_timestamp(), "
+                    "processed = $2, total = $2, events_per_second = $3, position = $4 WHERE job_id = $1::uuid",
+                    build.job_id, build.processed, build.events_per_second, build.position)
+                await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{build.schema}:{build.position}")
+        except BaseException:
+            build.folder.state, build.position, build.processed = saved  # nothing of it was committed
+            raise
+        p.adopt_generation(schema=build.schema, state=build.folder.state, position=build.position)
+        log.info("rebuild %s: %s is active at position %s (was %s)", build.job_id, build.schema, build.position,
+                 old_schema)
+        for row in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' "
+                                    "AND nspname <> $1", build.schema):
+            await self._drop(conn, row["nspname"])
+
+    async def _fold_chunks(self, conn, build: Build, events: list[LogEvent]) -> None:
+        """Fold a chunk into the new generation in a transaction of its own, with the job's progress."""
+        saved = (build.folder.state, build.position, build.processed)
+        try:
+            async with conn.transaction():
+                await self._fold(conn, build, events)
+                await _progress(conn, build)
+        except BaseException:
+            build.folder.state, build.position, build.processed = saved
+            raise
+
+    async def _fold(self, conn, build: Build, events: list[LogEvent]) -> None:
+        """Fold a chunk with `fold.apply` and write it; the caller owns the transaction (and undoes
+        the in-memory advance if it does not commit)."""
+        folder = build.folder
+        await folder.hydrate(conn, events)
+        state, outcomes = folder.fold(events)
+        await write_outcomes(conn, folder.schema, outcomes, position=events[-1].position,
+                             policy_version=self.projector.policies.current.version, notify=False)
+        folder.accept(state)
+        build.position = events[-1].position
+        build.processed += len(events)
+        build.total = max(build.total, build.processed)
+
+    async def _fail(self, conn, exc: BaseException) -> None:
+        build, self.build, self.ready = self.build, None, False
+        log.error("rebuild %s failed: %r", build.job_id, exc)
+        await conn.execute("UPDATE scoring.rebuild_jobs SET state = 'failed', finished_at = clock_timestamp(), "
+                           "error = $2 WHERE job_id = $1::uuid", build.job_id, f"{type(exc).__name__}: {exc}"[:2000])
+        if build.schema:
+            await self._drop(conn, build.schema)
+
+    async def _drop(self, conn, schema: str) -> None:
+        """Drop a generation that is not active; a reader still inside it only delays the drop."""
+        if not _GENERATION.match(schema) or schema == self.projector.status.schema:
+            return
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        except Exception as exc:  # noqa: BLE001 - a leftover generation costs disk, not correctness
+            if conn.is_closed():
+                raise
+            log.warning("could not drop old generation %s: %s", schema, exc)
+
+
+async def _progress(conn, build: Build) -> None:
+    await conn.execute("UPDATE scoring.rebuild_jobs SET processed = $2, total = $3, events_per_second = $4 "
+                       "WHERE job_id = $1::uuid", build.job_id, build.processed, build.total,
+                       build.events_per_second)
