@@ -2,7 +2,8 @@
 
 import uuid
 
-from shared.problems import Problem, problem_response
+from shared.observability import request_id_var
+from shared.problems import Problem, note_problem, problem_response
 
 MIB = 1024 * 1024
 
@@ -22,6 +23,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         too_large = Problem(413, "payload_too_large", f"the request body is over {limit} bytes")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            note_problem(scope, too_large.code)
             return await problem_response(too_large)(scope, receive, send)
         # Read the body up front (it is at most `limit` bytes) so an oversized chunked body is refused
         # before any route sees a byte of it.
@@ -33,6 +35,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                note_problem(scope, too_large.code)
                 return await problem_response(too_large)(scope, receive, send)
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -62,6 +65,7 @@ class RequestId:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)  # for the JSON log lines of this request
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":

@@ -53,6 +53,22 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
+PROBLEM_KEY = "kaohe_problem"  # in scope["state"]: the code answered, for metrics and the access log
+
+
+def note_problem(scope: dict[str, Any], code: str) -> None:
+    """Remember on the request scope which problem was answered (`shared.observability` counts it)."""
+    scope.setdefault("state", {})[PROBLEM_KEY] = code
+
+
+def unexpected_problem(exc: BaseException) -> Problem:
+    """The answer to an exception no handler expected: 503 when the database is away, else 500."""
+    if _is_database_unavailable(exc):
+        return Problem(503, "database_unavailable", "the database is not reachable; retry shortly",
+                       headers={"Retry-After": "1"})
+    return Problem(500, "internal_error", "an unexpected error occurred")
+
+
 def validation_errors(raw: list[dict[str, Any]], *, index: int | None = None) -> list[dict[str, Any]]:
     """Pydantic errors as `{"loc", "msg"}` (plus `index` inside a batch), JSON-safe."""
     errors = []
@@ -76,7 +92,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Render every error of the app as problem+json."""
 
     @app.exception_handler(Problem)
-    async def _problem(_request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        note_problem(request.scope, exc.code)
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -85,23 +102,24 @@ def install_problem_handlers(app: FastAPI) -> None:
         unknown_type = any(err.get("type") in ("union_tag_invalid", "union_tag_not_found") for err in raw)
         code, detail = (("unknown_event_type", "the event type is not one of api.md's types") if unknown_type
                         else ("validation_error", "the request does not match the schema"))
+        note_problem(_request.scope, code)
         return problem_response(Problem(422, code, detail, errors=validation_errors(raw)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        note_problem(_request.scope, code)
         return problem_response(Problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if _is_database_unavailable(exc):
-            return problem_response(
-                Problem(503, "database_unavailable", "the database is not reachable; retry shortly",
-                        headers={"Retry-After": "1"})
-            )
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
+        # Normally `shared.observability.Observe` answers first (with the request id); this is the
+        # server's last resort.
+        problem = unexpected_problem(exc)
+        if problem.status == 500:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(problem)
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:

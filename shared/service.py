@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from typing import Annotated, AsyncIterator, Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import KeyCache, ensure_bootstrap_key
 from shared.db import make_engine
 from shared.http import MIB, BodyLimit, RequestId
+from shared.observability import Metrics, Observe, setup_json_logging
 from shared.policy import PolicySet, load_policies
 from shared.problems import Problem, install_problem_handlers
 from shared.settings import Settings
@@ -55,6 +56,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or Settings()
+        setup_json_logging()
         policies = load_policies(resolved.policy_dir)  # a bad policy file stops the service here
         engine = make_engine(resolved.service_database_url(name), role=_role_for(name, resolved),
                              pool_size=resolved.pool_size)
@@ -80,9 +82,18 @@ def create_service_app(
             await engine.dispose()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.metrics = Metrics(name)
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, default_limit=MIB, limits=body_limits or {})
+    app.add_middleware(Observe, metrics_of=lambda: getattr(app.state, "metrics", None))
     app.add_middleware(RequestId)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Prometheus text exposition format"}})
+    async def metrics() -> Response:
+        body, media_type = await app.state.metrics.render()
+        return Response(body, media_type=media_type)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -54,11 +54,12 @@ def _parse_events(raw: list[Any]) -> list[Any]:
                413: {"description": "Body over 1 MiB"}, 422: {"description": "Invalid event"}},
     summary="Append one event",
 )
-async def post_event(event: Annotated[NewEvent, Body()], state: StateDep, principal: Appender):
+async def post_event(event: Annotated[NewEvent, Body()], request: Request, state: StateDep, principal: Appender):
     """Append one event; a retry with the same `event_id` and content answers 200 `duplicate`."""
     _authorize_types(principal, [event])
     [appended] = await append_events(state.engine, [event], policies=state.policies, zone=state.settings.zone,
                                      actor=principal.actor, batch=False)
+    request.app.state.metrics.appended([event.type] if not appended.duplicate else [])
     if appended.duplicate:
         body = DuplicateResult(**appended.stored.model_dump(), duplicate=True)
         return JSONResponse(body.model_dump(mode="json"), status_code=200)
@@ -68,12 +69,13 @@ async def post_event(event: Annotated[NewEvent, Body()], state: StateDep, princi
 @router.post("/events/batch", status_code=201, response_model=BatchOut,
              responses={200: {"model": BatchOut, "description": "Every event was already stored"}},
              summary="Append up to 1000 events, all or nothing")
-async def post_batch(batch: BatchIn, state: StateDep, principal: Appender):
+async def post_batch(batch: BatchIn, request: Request, state: StateDep, principal: Appender):
     """Append a batch atomically; a bad event refuses the whole batch with its `index`."""
     events = _parse_events(batch.events)
     _authorize_types(principal, events)
     appended = await append_events(state.engine, events, policies=state.policies, zone=state.settings.zone,
                                    actor=principal.actor, batch=True)
+    request.app.state.metrics.appended(e.type for e, a in zip(events, appended) if not a.duplicate)
     body = BatchOut(results=[{**a.row, "duplicate": a.duplicate} for a in appended])
     status = 200 if all(a.duplicate for a in appended) else 201
     return JSONResponse(body.model_dump(mode="json"), status_code=status)

@@ -5,6 +5,7 @@ import contextlib
 
 from fastapi import FastAPI
 
+from shared.observability import projection_lag_probe
 from shared.problems import Problem
 from shared.service import ServiceState, create_service_app, db_role
 from shared.settings import Settings
@@ -13,6 +14,11 @@ from services.scoring.projector import Projector
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
+    def projecting() -> bool:
+        projector = getattr(app.state, "projector", None)
+        return projector is not None and projector.status.role == "projecting"
+
+    app.state.metrics.probes.append(projection_lag_probe(state.engine, projecting))
     if not state.settings.projector_enabled:
         return
     projector = Projector(url=state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings),
