@@ -180,12 +180,24 @@ class EmbeddedPostgres:
                 return
             self._port = self._port or free_port()
             log = pgdata / "server.log"
-            result = self._run([bindir / "pg_ctl", "-D", pgdata, "-l", log, "-w", "-t", "60",
-                                "-o", f"-p {self._port}", "start"], check=False)
-            info = self._postmaster()
-            if result.returncode != 0 or info is None:
+            for attempt in range(3):
+                time.sleep(0.5 * attempt)
+                if self._postmaster() is not None:
+                    break
+                # A killed server leaves postmaster.pid, naming a dead process or a zombie that
+                # PostgreSQL would take for a running server. Removing the file is safe: its
+                # shared-memory check still refuses to start while old backends are attached,
+                # and they exit within moments of the postmaster (hence the retries).
+                with contextlib.suppress(FileNotFoundError):
+                    (pgdata / "postmaster.pid").unlink()
+                result = self._run([bindir / "pg_ctl", "-D", pgdata, "-l", log, "-w", "-t", "60",
+                                    "-o", f"-p {self._port}", "start"], check=False)
+                if result.returncode == 0 and self._postmaster() is not None:
+                    break
+            else:
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise RuntimeError(f"PostgreSQL did not start in {pgdata}: {result.stderr.strip()}\n{tail}")
+            info = self._postmaster()
             if self._launched_pid is None:
                 atexit.register(self._stop_at_exit)
             self._launched_pid = info[0]
@@ -349,6 +361,10 @@ def _live_postmaster(pgdata: Path) -> tuple[int, int] | None:
         return None
     except PermissionError:
         pass
+    # After a crash or a reboot the file stays behind, and its pid may now be another program's.
+    with contextlib.suppress(OSError):
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None
     return pid, port
 
 

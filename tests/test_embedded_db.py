@@ -1,6 +1,8 @@
 """The embedded PostgreSQL of shared/devdb.py: first start, restart, stop, relocation, pgserver fallback."""
 
+import asyncio
 import os
+import signal
 import socket
 
 import asyncpg
@@ -116,3 +118,16 @@ def test_free_port_is_bindable():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
     assert isinstance(port, int) and port > 0
+
+
+async def test_after_the_server_is_killed_start_recovers_the_data(server):
+    server.start()
+    url = server.url()
+    await query(url, "CREATE TABLE kept AS SELECT 7 AS n")
+    pid = int((server.pgdata / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    while server.running():
+        await asyncio.sleep(0.02)
+    server.start()
+    assert server.url() == url
+    assert await query(url, "SELECT n FROM kept") == 7
