@@ -129,7 +129,17 @@ async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp
                 assert browser.evaluate("document.querySelectorAll('#chart svg rect[data-id]').length") > 0
                 assert browser.evaluate("document.querySelectorAll('#officers tbody tr').length") == \
                     len(expected["officers"]["rows"])
-                # every row of the first ranking that is shown fits inside the screen
+                # a board longer than the screen shows its first page of whole rows and says so
+                departments = expected["quarter"]["categories"][0]
+                visible = browser.evaluate(
+                    f"[...document.querySelectorAll('#quarter-boards .board.{departments['kind']} tbody tr')]"
+                    ".filter(tr => !tr.hidden).map(tr => tr.dataset.id)")
+                assert visible == [row["unit_id"] for row in departments["rows"][:len(visible)]] and visible
+                marker = browser.evaluate(
+                    f"document.querySelector('#quarter-boards .board.{departments['kind']} .page').textContent")
+                assert marker == ("" if len(visible) == len(departments["rows"]) else
+                                  f"1/{-(-len(departments['rows']) // len(visible))}")
+                # every row that is shown fits inside the screen
                 assert browser.evaluate("[...document.querySelectorAll('tbody tr')].filter(tr => !tr.hidden)"
                                         ".every(tr => tr.getBoundingClientRect().bottom <= innerHeight)")
                 await asyncio.sleep(1.0)  # fonts and the clock settle before the picture

@@ -10,7 +10,7 @@ from shared.events import CHANNELS, LEVELS
 from shared.periods import Period
 from shared.problems import Problem
 from services.reporting.labels import CATEGORY_NAMES, CHANNEL_NAMES, CHANNEL_SHORT, LEVEL_NAMES, period_name, year_to_date
-from services.reporting.rankings import NOW, unit_rankings
+from services.reporting.rankings import NOW, rank_category, unit_rankings
 
 ISSUER = "区人民政府办公室"
 SALUTATION = "各镇（街道）、区直各部门："
@@ -116,7 +116,7 @@ async def bulletin(conn: AsyncConnection, *, period: Period, zone: ZoneInfo, pol
     year_points = {row["unit_id"]: row["net_points"] for row in year_rows}
     categories = []
     for kind, category in CATEGORY_NAMES.items():
-        rows = await unit_rankings(conn, period=period, zone=zone, as_of=as_of, kind=kind)
+        rows = rank_category(everyone, kind)
         if rows:
             categories.append({"kind": kind, "name": category, "rows": [_row(row, year_points) for row in rows]})
     totals = {

@@ -13,7 +13,7 @@ from shared.events import CHANNELS, LEVELS
 from shared.periods import Period, month_key, parse_period
 from shared.problems import Problem
 from services.reporting.labels import CATEGORY_NAMES, period_name
-from services.reporting.rankings import officer_rankings, unit_rankings
+from services.reporting.rankings import officer_rankings, rank_category, unit_rankings
 
 TITLE = "政务信息工作考核"
 OFFICERS_SHOWN = 10
@@ -73,8 +73,7 @@ def _board(period: Period, rows: list[dict[str, Any]], per_kind: dict[str, list[
 
 async def _unit_board(conn: AsyncConnection, period: Period, zone: ZoneInfo) -> dict[str, Any]:
     rows = await unit_rankings(conn, period=period, zone=zone, as_of=None)
-    per_kind = {kind: await unit_rankings(conn, period=period, zone=zone, as_of=None, kind=kind)
-                for kind in CATEGORY_NAMES}
+    per_kind = {kind: rank_category(rows, kind) for kind in CATEGORY_NAMES}
     return _board(period, rows, per_kind)
 
 

@@ -17,6 +17,11 @@ NOW = 2**62
 _LIVE = "global_position <= :asof AND (revoked_position IS NULL OR revoked_position > :asof)"
 
 
+def rank_category(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The rows of one unit category ranked among themselves (what `kind=` answers), from a full ranking."""
+    return competition_ranks([dict(row) for row in rows if row["kind"] == kind], "net_points", "unit_id")
+
+
 async def projection_position(conn: AsyncConnection) -> int:
     return (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
 

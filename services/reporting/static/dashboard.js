@@ -78,7 +78,7 @@
     if (!board.categories.length) { box.appendChild(el("div", { "class": "empty" }, ["暂无参评单位"])); }
     board.categories.forEach(function (category) {
       var board = el("div", { "class": "board " + category.kind }, [
-        el("h3", {}, [category.name + "（" + category.rows.length + "个）"]),
+        el("h3", {}, [category.name + "（" + category.rows.length + "个）", el("span", { "class": "page" })]),
         el("div", { "class": "board-body" }, [rankTable(category.rows, key + "/" + category.kind, false)])]);
       // a category of a few units keeps its natural height; the large ones share what is left
       board.style.flex = category.rows.length <= 4 ? "0 0 auto" : "1 1 0";
@@ -86,14 +86,23 @@
     });
   }
 
-  // Rows that do not fit the screen are hidden whole rather than cut in half.
+  // A board longer than the screen shows a page of whole rows at a time and turns the page every
+  // PAGE_SECONDS, so every unit comes up on the wall; the page number shows in its heading.
+  var PAGE_SECONDS = 12;
+  var pageTurns = 0;
+
   function fitRows() {
     document.querySelectorAll(".board-body").forEach(function (body) {
-      var limit = body.getBoundingClientRect().bottom;
-      body.querySelectorAll("tbody tr").forEach(function (tr) {
-        tr.hidden = false;
-        if (tr.getBoundingClientRect().bottom > limit + 1) { tr.hidden = true; }
-      });
+      var rows = Array.prototype.slice.call(body.querySelectorAll("tbody tr"));
+      rows.forEach(function (tr) { tr.hidden = false; });
+      var limit = body.getBoundingClientRect().bottom + 1, perPage = rows.length;
+      for (var i = 0; i < rows.length; i++) {
+        if (rows[i].getBoundingClientRect().bottom > limit) { perPage = Math.max(1, i); break; }
+      }
+      var pages = Math.ceil(rows.length / perPage) || 1, page = pageTurns % pages;
+      rows.forEach(function (tr, index) { tr.hidden = Math.floor(index / perPage) !== page; });
+      var marker = body.parentNode.querySelector(".page");
+      if (marker) { marker.textContent = pages > 1 ? (page + 1) + "/" + pages : ""; }
     });
   }
 
@@ -197,5 +206,6 @@
   checked();
   window.setInterval(tick, 1000);
   window.addEventListener("resize", render);
+  window.setInterval(function () { pageTurns += 1; fitRows(); }, PAGE_SECONDS * 1000);
   window.setTimeout(poll, config.refresh_seconds * 1000);
 }());
