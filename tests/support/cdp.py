@@ -60,7 +60,8 @@ class Browser:
         self._answers: dict[int, queue.Queue] = {}
         self._lock = threading.Lock()
         self.events: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.session: str | None = None
 
     def _read(self) -> None:
@@ -133,3 +134,5 @@ class Browser:
             self.process.kill()
             self.process.wait()
         os.close(self._to_browser)
+        self._reader.join(timeout=5)  # the browser's end of the pipe is closed: the reader sees EOF
+        os.close(self._from_browser)
