@@ -6,6 +6,7 @@ import uuid
 import asyncpg
 
 from shared.db import asyncpg_dsn
+from services.scoring import rebuild
 from tests.support.compare import assert_projection_equals_fresh_fold
 from tests.support.harness import running_kaohe
 
@@ -146,3 +147,31 @@ async def test_unknown_jobs_are_404(kaohe):
     for job_id in (str(uuid.uuid4()), "nope"):
         response = await kaohe.scoring.get(f"/v1/projections/rebuild/{job_id}")
         assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+async def test_a_switch_held_up_by_a_reader_is_retried_and_never_half_done(kaohe, database_url, monkeypatch, caplog):
+    monkeypatch.setattr(rebuild, "SWITCH_LOCK_TIMEOUT", "50ms")
+    await history(kaohe)
+    reader = await asyncpg.connect(asyncpg_dsn(database_url))
+    transaction = reader.transaction(isolation="repeatable_read")
+    await transaction.start()
+    assert await reader.fetchval("SELECT schema_name FROM scoring.active_generation") == "proj_g1"
+    try:
+        job_id = (await kaohe.scoring.post("/v1/projections/rebuild")).json()["job_id"]
+        deadline = asyncio.get_running_loop().time() + 60
+        while caplog.text.count("readers held the projection") < 2:  # at least one retry
+            assert asyncio.get_running_loop().time() < deadline, caplog.text
+            await kaohe.post("item.endorsed", {"item_id": "I1", "level": "district"})  # the log moves on
+            await asyncio.sleep(0.05)
+        job = (await kaohe.scoring.get(f"/v1/projections/rebuild/{job_id}")).json()
+        assert job["state"] == "running"
+        assert (await schemas(database_url))[0] == "proj_g1"
+        # the reader's transaction still sees the old generation, whole
+        assert await reader.fetchval("SELECT position FROM proj.checkpoint") > 0
+    finally:
+        await transaction.rollback()
+        await reader.close()
+    job = await wait_for_job(kaohe.scoring, job_id)
+    assert (job["state"], job["position"]) == ("succeeded", await kaohe.head())
+    await kaohe.settled()
+    await assert_projection_equals_fresh_fold(database_url)

@@ -50,7 +50,7 @@ REBUILD_CHANNEL = "kaohe_rebuild"
 NOW = 2**62
 _GENERATION = re.compile(r"^proj_g[0-9]+$")
 READER_ROLE = "kaohe_reporting"  # migration 0003; its tables come with default privileges
-SWITCH_LOCK_TIMEOUT = "5s"
+SWITCH_LOCK_TIMEOUT = "1s"  # readers queue behind the switch while it waits: keep it short, retry
 _HEAD = "SELECT coalesce(max(global_position), 0) FROM eventlog.events"
 
 
@@ -182,13 +182,18 @@ class Rebuilds:
                 await conn.execute("UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
                                    "WHERE job_id = $1::uuid", build.job_id, build.schema)
             log.info("rebuild %s: folding the log into %s", build.job_id, build.schema)
+            previous_gap = None
             while True:
                 head = await conn.fetchval(_HEAD)
                 build.total = build.processed + await conn.fetchval(
                     "SELECT count(*) FROM eventlog.events WHERE global_position > $1 AND global_position <= $2",
                     build.position, head)
-                if head - build.position <= p.batch_size:
+                gap = head - build.position
+                # Close to the head, or appends outpace a fold that shares the process with the live
+                # projector: the projector task finishes the catch-up alone (steps 2 and 3).
+                if gap <= p.batch_size or (previous_gap is not None and gap >= previous_gap):
                     break
+                previous_gap = gap
                 async for events in stream_log(conn, zone=p.zone, after=build.position, until=head,
                                                chunk=p.batch_size):
                     await self._fold_chunks(conn, build, events)
