@@ -7,6 +7,7 @@ one generated on the first run and kept in `$KAOHE_DATA_DIR/admin-key` (mode 600
 """
 
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
@@ -76,6 +77,14 @@ def admin_key(directory: Path) -> tuple[str, str]:
     return path.read_text().strip(), str(path)
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the runner dies, even by SIGKILL, so no server keeps a port."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
     host = env.get("KAOHE_HOST", "127.0.0.1")
     processes = {}
@@ -84,7 +93,7 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", target, "--host", host, "--port", port,
              "--timeout-graceful-shutdown", "10"],
-            cwd=REPO_ROOT, env=env,
+            cwd=REPO_ROOT, env=env, preexec_fn=_die_with_parent,
         )
     return processes
 
