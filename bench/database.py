@@ -45,10 +45,25 @@ class Databases:
         clause = f' TEMPLATE "{template}"' if template else ""
         await self._admin(f'CREATE DATABASE "{name}"{clause}')
         self.created.append(name)
+        if template:
+            await self._copy_grants(template, name)
         url = with_database(self.server, name)
         if migrate and not template:
             await asyncio.to_thread(upgrade, url)
         return url
+
+    async def _copy_grants(self, template: str, name: str) -> None:
+        """A copy made from a template does not inherit the template's database-level grants (such as
+        the scoring role's CREATE, which a rebuild needs for its new schema); grant them again."""
+        conn = await asyncpg.connect(asyncpg_dsn(with_database(self.server, "postgres")))
+        try:
+            grants = await conn.fetch(
+                "SELECT a.grantee::regrole::text AS grantee, a.privilege_type FROM pg_database d, "
+                "aclexplode(d.datacl) a WHERE d.datname = $1 AND a.grantee <> 0 AND a.grantee <> d.datdba", template)
+            for grant in grants:
+                await conn.execute(f'GRANT {grant["privilege_type"]} ON DATABASE "{name}" TO {grant["grantee"]}')
+        finally:
+            await conn.close()
 
     async def drop(self, url: str) -> None:
         name = urlsplit(url).path.lstrip("/")
