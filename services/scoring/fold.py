@@ -4,7 +4,7 @@ Pure: no I/O, no clock, no database. The projector, the rebuild, time travel, th
 what-if all call this one function; every number comes from the policy.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable, NamedTuple
@@ -205,8 +205,14 @@ def _item_endorsed(state: FoldState, event: LogEvent, policy: Policy):
 def _assessed(state: FoldState, event: LogEvent, policy: Policy):
     d = event.data
     effect = _deduction_effect(policy, policy.document.assessment[d["outcome"]])
-    return state, Outcome(lines=tuple(_effect_lines(event, policy, effect, unit_id=d["unit_id"], officers=(),
-                                                    item_id=None)))
+    lines = _effect_lines(event, policy, effect, unit_id=d["unit_id"], officers=(), item_id=None)
+    # S1/D1 score in the year they assess, as S2/D2 in the month they evaluate: an assessment made in
+    # January for the year before belongs to that year's December (one made early, to its January).
+    year, happened = d["year"], event.month // 100
+    if happened != year:
+        month = year * 100 + (12 if happened > year else 1)
+        lines = [replace(line, month=month) for line in lines]
+    return state, Outcome(lines=tuple(lines))
 
 
 def _deduction(clause_of: Callable[[Policy, dict], tuple[str, int | None]]):
