@@ -5,7 +5,10 @@ dataset (200 units with a history), as in production; the load driver is another
 """
 
 import asyncio
+import json
+import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -14,7 +17,6 @@ import httpx
 
 from bench import dataset, load, services
 from shared.db import connect_raw
-from shared.periods import parse_period
 
 
 @dataclass
@@ -123,9 +125,6 @@ async def submit_probe_items(stack: Stack, count: int, nonce: str) -> list[str]:
 
 async def background_load(stack: Stack, *, rate: float, seconds: float) -> asyncio.subprocess.Process:
     """A paced open-loop writer in its own process: `rate` item submissions per second."""
-    import os
-    import sys
-
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.pyload", "--url", stack.servers["ingest"].base_url + "/v1/events",
         "--script", "events.lua", "--connections", "16", "--seconds", str(seconds), "--rate", str(rate),
@@ -140,7 +139,6 @@ async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0
     items = await submit_probe_items(stack, probes, nonce)
     await settled(stack)
     period = _now_quarter()
-    parse_period(period)
     duration = probes * (spacing + 0.2) + 15
     writer = await background_load(stack, rate=background_rate, seconds=duration)
     await asyncio.sleep(2.0)  # let the background load reach its rate
@@ -183,8 +181,6 @@ async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0
 
 
 def _last_json(out: bytes) -> dict | None:
-    import json
-
     lines = out.decode().strip().splitlines()
     try:
         return json.loads(lines[-1]) if lines else None
