@@ -255,6 +255,11 @@ class Checker:
         return stream_id
 
     def _unit_deduction_disputed(self, data, _event) -> None:
+        if self.actor is not None and self.actor.get("role") == "unit":
+            # api.md 14: a unit key disputing another unit's deduction gets 403 before any 422.
+            target = self.view.events.get(data.deduction_event_id)
+            if target is not None and target[1].data.get("unit_id") != self.actor.get("unit_id"):
+                raise refuse(403, "forbidden", "a unit key may dispute only its own unit's deductions")
         stream_id = self._disputed_deduction(data)
         if self._revoker(stream_id, data.deduction_event_id) is not None:
             raise refuse(409, "already_revoked", f"deduction {data.deduction_event_id} is already revoked")
