@@ -19,6 +19,11 @@ from bench import dataset, load, services
 from shared.db import connect_raw
 
 
+# Ingest benchmarks write into a fixed past month, so the quarter the freshness probes rank holds
+# only the background load and the probes, whatever the ingest rates were.
+INGEST_OCCURRED = "2026-02-10T10:00:00+08:00"
+
+
 @dataclass
 class Stack:
     url: str
@@ -62,14 +67,15 @@ async def prepare(stack: Stack, *, base_events: int, units: int, source: str = "
 async def ingest_single(stack: Stack, *, seconds: float) -> load.LoadResult:
     return await load.run(stack.servers["ingest"].base_url + "/v1/events", script="events.lua", connections=64,
                           seconds=seconds, headers=stack.auth,
-                          env={**stack.load_env, "BENCH_NONCE": secrets.token_hex(4), "BENCH_PREFIX": "S"})
+                          env={**stack.load_env, "BENCH_NONCE": secrets.token_hex(4), "BENCH_PREFIX": "S",
+                               "BENCH_OCCURRED": INGEST_OCCURRED})
 
 
 async def ingest_batch(stack: Stack, *, seconds: float, batch: int = 1000, connections: int = 4) -> load.LoadResult:
     return await load.run(stack.servers["ingest"].base_url + "/v1/events/batch", script="events.lua",
                           connections=connections, seconds=seconds, headers=stack.auth,
                           env={**stack.load_env, "BENCH_BATCH": str(batch), "BENCH_NONCE": secrets.token_hex(4),
-                               "BENCH_PREFIX": "M"})
+                               "BENCH_PREFIX": "M", "BENCH_OCCURRED": INGEST_OCCURRED})
 
 
 async def settled(stack: Stack, *, timeout: float = 600.0) -> int:
@@ -103,6 +109,13 @@ async def poll(stack: Stack, *, seconds: float, etag: str | None) -> load.LoadRe
 
 # --- freshness ------------------------------------------------------------------------------------
 
+def period_bounds(quarter: str) -> tuple[datetime, datetime]:
+    year, q = int(quarter[:4]), int(quarter[-1])
+    first = datetime(year, 3 * q - 2, 1, tzinfo=dataset.ZONE)
+    last = datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=dataset.ZONE)
+    return first, last
+
+
 def _now_quarter() -> str:
     now = datetime.now(dataset.ZONE)
     return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
@@ -127,7 +140,7 @@ async def background_load(stack: Stack, *, rate: float, seconds: float) -> async
     """A paced open-loop writer in its own process: `rate` item submissions per second."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.pyload", "--url", stack.servers["ingest"].base_url + "/v1/events",
-        "--script", "events.lua", "--connections", "16", "--seconds", str(seconds), "--rate", str(rate),
+        "--script", "events.lua", "--connections", "32", "--seconds", str(seconds), "--rate", str(rate),
         "--header", f"Authorization: Bearer {stack.key}", stdout=asyncio.subprocess.PIPE,
         env={**os.environ, **stack.load_env, "BENCH_PREFIX": "G", "BENCH_NONCE": secrets.token_hex(4)})
 
@@ -174,9 +187,16 @@ async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0
             writer.terminate()  # pyload stops on SIGTERM and still prints its summary
         out, _ = await writer.communicate()
     background = _last_json(out)
+    conn = await connect_raw(stack.url)
+    try:
+        first, last = period_bounds(period)
+        period_events = await conn.fetchval(
+            "SELECT count(*) FROM eventlog.events WHERE occurred_at >= $1 AND occurred_at < $2", first, last)
+    finally:
+        await conn.close()
     delays.sort()
     return {"p50_ms": delays[len(delays) // 2] * 1000, "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000,
-            "max_ms": delays[-1] * 1000, "probes": len(delays),
+            "max_ms": delays[-1] * 1000, "probes": len(delays), "period_events": period_events,
             "background_rate": (background or {}).get("requests", 0) / max((background or {}).get("seconds", 1), 1e-9)}
 
 

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 
 def _event(counter: int, *, units: list[str], prefix: str, nonce: str) -> dict:
-    at = (datetime.now(timezone.utc) - timedelta(seconds=60)).isoformat(timespec="seconds")
+    at = os.environ.get("BENCH_OCCURRED") or (datetime.now(timezone.utc) - timedelta(seconds=60)).isoformat(
+        timespec="seconds")
     return {"event_id": str(uuid.uuid4()), "type": "item.submitted", "occurred_at": at,
             "data": {"item_id": f"{prefix}{nonce}-{os.getpid()}-{counter}", "unit_id": random.choice(units),
                      "title": f"关于第{counter}号工作情况的报告", "kind": "single"}}

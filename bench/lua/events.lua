@@ -4,6 +4,7 @@ local units = tonumber(os.getenv("BENCH_UNITS") or "200")
 local batch = tonumber(os.getenv("BENCH_BATCH") or "0")
 local nonce = os.getenv("BENCH_NONCE") or "0badcafe"
 local prefix = os.getenv("BENCH_PREFIX") or "W"
+local occurred = os.getenv("BENCH_OCCURRED")  -- a fixed business time; else a minute ago
 local counter = 0
 local ids = {}
 for id in string.gmatch(os.getenv("BENCH_UNIT_IDS") or "", "[^,]+") do table.insert(ids, id) end
@@ -24,7 +25,8 @@ local function event()
   return string.format(
     '{"event_id":"%s","type":"item.submitted","occurred_at":"%s","data":{"item_id":"%s%s-%d-%d",' ..
     '"unit_id":"%s","title":"关于第%d号工作情况的报告","kind":"single"}}',
-    event_id, os.date("!%Y-%m-%dT%H:%M:%S+00:00", os.time() - 60), prefix, nonce, tid, counter, unit, counter)
+    event_id, occurred or os.date("!%Y-%m-%dT%H:%M:%S+00:00", os.time() - 60), prefix, nonce, tid, counter, unit,
+    counter)
 end
 
 function request()
