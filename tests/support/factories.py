@@ -21,12 +21,13 @@ def _optional(**values: Any) -> dict[str, Any]:
 
 
 def unit_registered(unit_id: str, *, name: str | None = None, kind: str = "department", at: str = AT):
-    return event("unit.registered", {"unit_id": unit_id, "name": name or f"单位{unit_id}", "kind": kind}, at=at)
+    name = f"单位{unit_id}" if name is None else name
+    return event("unit.registered", {"unit_id": unit_id, "name": name, "kind": kind}, at=at)
 
 
 def officer_registered(officer_id: str, unit_id: str, *, name: str | None = None, at: str = AT):
     return event("officer.registered", {"officer_id": officer_id, "unit_id": unit_id,
-                                        "name": name or f"信息员{officer_id}"}, at=at)
+                                        "name": f"信息员{officer_id}" if name is None else name}, at=at)
 
 
 def target_set(unit_id: str, *, submissions: int, adoptions: int, month: int | None = None, year: int = YEAR,
@@ -42,7 +43,8 @@ def assessed(unit_id: str, outcome: str, *, year: int = YEAR, note: str | None =
 
 def item_submitted(item_id: str, unit_id: str, *, kind: str = "single", authors: list[str] | None = None,
                    title: str | None = None, at: str = AT, **flags: Any):
-    return event("item.submitted", {"item_id": item_id, "unit_id": unit_id, "title": title or f"信息{item_id}",
+    title = f"信息{item_id}" if title is None else title
+    return event("item.submitted", {"item_id": item_id, "unit_id": unit_id, "title": title,
                                     "kind": kind, "authors": authors or [], **flags}, at=at)
 
 
