@@ -33,6 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, 2 s per run")
     parser.add_argument("--huge", action="store_true", help=f"also rebuild over {HUGE_EVENTS:,} events, once")
+    parser.add_argument("--huge-events", type=int, default=HUGE_EVENTS, help="the size of the --huge log")
     parser.add_argument("--runs", type=int, help="runs per benchmark (default 3)")
     parser.add_argument("--seconds", type=float, help="seconds per load run")
     parser.add_argument("--rebuild-events", type=int, help="events in the rebuild / read-all log")
@@ -172,7 +173,7 @@ class Bench:
         if self.args.huge and "rebuild" in self.phases:
             url = await self.dbs.create()
             try:
-                await dataset.load(url, dataset.events(HUGE_EVENTS, units=self.size["rebuild_units"],
+                await dataset.load(url, dataset.events(self.args.huge_events, units=self.size["rebuild_units"],
                                                        source=self.args.source))
                 await self._rebuild(url, "rebuild-huge", runs=1)
             finally:
@@ -221,7 +222,8 @@ class Bench:
         finally:
             await self.dbs.drop_all()
         env["load_after"] = machine.load_average()
-        sizes = {**self.size, "driver": load.driver_name(),
+        sizes = {**self.size, **({"huge_events": self.args.huge_events} if self.args.huge else {}),
+                 "driver": load.driver_name(),
                  "dataset": "shared/demo.py" if (self.args.source == "demo" or (
                      self.args.source == "auto" and dataset.demo_available())) else "bench/dataset.py",
                  "phases": ", ".join(p for p in PHASES if p in self.phases)}
