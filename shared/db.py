@@ -1,7 +1,6 @@
 """Database engines. Nothing here runs at import time: apps build engines in their lifespan."""
 
 import orjson
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -9,25 +8,24 @@ def _dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
+def _role_settings(role: str | None) -> dict[str, str]:
+    # The role is a startup parameter of the connection (as `-c role=...` would be), not a SET ROLE
+    # statement after connecting: a SET inside the driver's implicit first transaction would be
+    # undone by that transaction's rollback, and RESET ROLE / RESET ALL return to this value.
+    return {"role": role} if role else {}
+
+
 def make_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; with `role`, every new connection switches to that database role."""
-    engine = create_async_engine(
+    """An async engine; with `role`, every connection works as that database role."""
+    return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
+        connect_args={"server_settings": _role_settings(role)},
     )
-    if role:
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _set_role(dbapi_connection, _record):  # pragma: no cover - exercised via services
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f'SET ROLE "{role}"')
-            cursor.close()
-
-    return engine
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -39,9 +37,7 @@ async def connect_raw(url: str, *, role: str | None = None):
     """A plain asyncpg connection (for LISTEN, advisory locks and COPY), JSON decoded with orjson."""
     import asyncpg
 
-    conn = await asyncpg.connect(asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url), server_settings=_role_settings(role))
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
-    if role:
-        await conn.execute(f'SET ROLE "{role}"')
     return conn
