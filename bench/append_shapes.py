@@ -35,7 +35,8 @@ CREATE SCHEMA IF NOT EXISTS shapes;
 DROP TABLE IF EXISTS shapes.events;
 CREATE TABLE shapes.events (LIKE eventlog.events INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING IDENTITY);
 """
-COLUMNS = "(event_id, stream_id, stream_version, type, schema_version, occurred_at, actor, data, metadata, content_hash)"
+COLUMNS = ("(event_id, stream_id, stream_version, type, schema_version, occurred_at, actor, data, metadata, "
+           "content_hash)")
 VALUES = "($1, $2, 1, 'item.submitted', 1, $3, '{}'::jsonb, $4::jsonb, '{}'::jsonb, $5)"
 INSERT = f"INSERT INTO shapes.events {COLUMNS} VALUES {VALUES} RETURNING global_position"
 LOCKED_INSERT = f"""

@@ -195,7 +195,8 @@ async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0
     finally:
         await conn.close()
     delays.sort()
-    return {"p50_ms": delays[len(delays) // 2] * 1000, "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000,
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+    return {"p50_ms": delays[len(delays) // 2] * 1000, "p99_ms": p99 * 1000,
             "max_ms": delays[-1] * 1000, "probes": len(delays), "period_events": period_events,
             "background_rate": (background or {}).get("requests", 0) / max((background or {}).get("seconds", 1), 1e-9)}
 

@@ -99,7 +99,8 @@ class Bench:
                 p = await load.run(server.base_url + "/tiny", script="post_tiny.lua", connections=64,
                                    seconds=self.size["seconds"])
                 self.s("ceiling-post", "requests/s").add(p.rate(200), p.p50_ms, p.p99_ms)
-                self.say(f"ceiling run {i + 1}: GET {r.rate(200):,.0f}/s, POST {p.rate(200):,.0f}/s ({load.driver_name()})")
+                self.say(f"ceiling run {i + 1}: GET {r.rate(200):,.0f}/s, POST {p.rate(200):,.0f}/s "
+                         f"({load.driver_name()})")
             if load.driver_name() == "wrk":
                 r = await load._pyload(server.base_url + "/tiny", script="get.lua", connections=64,
                                        seconds=self.size["seconds"], headers={}, env=None)
@@ -222,6 +223,10 @@ class Bench:
         finally:
             await self.dbs.drop_all()
         env["load_after"] = machine.load_average()
+        if self.args.quick:
+            self.notes.insert(0, "A smoke run (`--quick`): small sizes and 2-second runs, so the numbers are noisy "
+                                 "and the rebuild is far smaller than its target's 1M events; `make bench` for "
+                                 "the real ones.")
         sizes = {**self.size, **({"huge_events": self.args.huge_events} if self.args.huge else {}),
                  "driver": load.driver_name(),
                  "dataset": "shared/demo.py" if (self.args.source == "demo" or (
