@@ -25,7 +25,7 @@ async def test_kill_minus_nine_mid_catch_up_then_restart_ends_equal_to_a_fresh_f
         head = await kaohe.head()
     assert await _checkpoint(database_url) == 0
 
-    env = {"KAOHE_PROJECTOR_BATCH": "50"}
+    env = {"KAOHE_PROJECTOR_BATCH": "50", "KAOHE_FOLD_CACHE": "10"}
     scoring = await asyncio.to_thread(start_service, "scoring", database_url, env=env)
     try:
         while not 0 < (checkpoint := await _checkpoint(database_url)) < head // 2:

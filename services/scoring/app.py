@@ -24,7 +24,8 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
     projector = Projector(url=state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings),
                           policies=state.policies,
                           zone=state.settings.zone, batch_size=state.settings.projector_batch_size,
-                          poll_seconds=state.settings.projector_poll_seconds)
+                          poll_seconds=state.settings.projector_poll_seconds,
+                          cache_limit=state.settings.fold_cache_limit)
     app.state.projector = projector
     app.state.projector_task = asyncio.create_task(projector.run(), name="projector")
 

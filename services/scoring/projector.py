@@ -3,8 +3,8 @@
 One instance projects at a time: it holds a session-level advisory lock on the connection it
 writes with, so if that connection dies the lock goes with it and a standby takes over. Each batch
 of lines and the checkpoint are written in one transaction, so a crash leaves the projection
-exactly at its checkpoint. On start (or takeover) the fold state is rebuilt by folding the log up
-to the checkpoint without writing, then catch-up continues from the checkpoint.
+exactly at its checkpoint. On start (or takeover) the fold state is read back from the
+generation at its checkpoint (services/scoring/folding.py), then catch-up continues from there.
 """
 
 import asyncio
@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from shared.db import connect_raw
 from shared.eventstore import EVENTS_CHANNEL
 from shared.policy import PolicySet
-from services.scoring.fold import FoldError, FoldState, apply
-from services.scoring.log_reader import read_chunk, stream_log
+from services.scoring.fold import FoldError
+from services.scoring.folding import CACHE_LIMIT, ChunkFolder
+from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import write_outcomes
 from services.scoring.rebuild import REBUILD_CHANNEL, Rebuilds
 
@@ -44,7 +45,7 @@ class Projector:
     """Runs until cancelled: standby until it holds the lock, then catch up and follow the log."""
 
     def __init__(self, *, url: str, role: str | None, policies: PolicySet, zone: ZoneInfo, batch_size: int,
-                 poll_seconds: float):
+                 poll_seconds: float, cache_limit: int = CACHE_LIMIT):
         self.url = url
         self.role = role
         self.policies = policies
@@ -54,7 +55,8 @@ class Projector:
         self.status = ProjectorStatus()
         self._wake = asyncio.Event()
         self.conn = None
-        self.state = FoldState()
+        self.cache_limit = cache_limit
+        self.folder: ChunkFolder | None = None
 
     async def run(self) -> None:
         while True:
@@ -90,7 +92,9 @@ class Projector:
         await conn.add_listener(EVENTS_CHANNEL, lambda *_: self._wake.set())
         schema = await active_schema(conn)
         checkpoint = await conn.fetchval(f"SELECT position FROM {schema}.checkpoint")
-        self.state = await self.restore_state(conn, until=checkpoint)
+        folder = ChunkFolder(self.policies, schema, cache_limit=self.cache_limit)
+        await folder.restore(conn)
+        self.folder = folder
         self.status.role, self.status.schema, self.status.checkpoint = "projecting", schema, checkpoint
         self.status.error = None
         log.info("projecting into %s from position %s", schema, checkpoint)
@@ -100,7 +104,7 @@ class Projector:
         try:
             while True:
                 self._wake.clear()
-                moved = await self.catch_up(conn, self.status.schema)  # a rebuild may switch the schema
+                moved = await self.catch_up(conn)  # a rebuild may have switched the generation
                 await rebuilds.step(conn)
                 if not moved:
                     self.status.caught_up.set()
@@ -115,37 +119,27 @@ class Projector:
     def wake(self) -> None:
         self._wake.set()
 
-    def adopt_generation(self, *, schema: str, state: FoldState, position: int) -> None:
+    def adopt_generation(self, *, folder: ChunkFolder, position: int) -> None:
         """Continue in a rebuilt generation (the rebuild's switch calls this between two catch-ups)."""
-        self.state = state
-        self.status.schema, self.status.checkpoint = schema, position
+        self.folder = folder
+        self.status.schema, self.status.checkpoint = folder.schema, position
 
-    async def restore_state(self, conn, *, until: int) -> FoldState:
-        """The fold state after `until`, rebuilt from the log (nothing is written)."""
-        state = FoldState()
-        async for events in stream_log(conn, zone=self.zone, until=until, chunk=max(self.batch_size, 5000)):
-            for event in events:
-                state, _ = apply(state, event, self.policies.at(event.occurred_at))
-        return state
-
-    async def catch_up(self, conn, schema: str) -> bool:
+    async def catch_up(self, conn) -> bool:
         """Project every committed event after the checkpoint; True if anything moved."""
-        moved = False
+        folder, moved = self.folder, False
         while True:
             events = await read_chunk(conn, after=self.status.checkpoint, until=2**62, limit=self.batch_size,
                                       zone=self.zone)
             if not events:
                 return moved
-            state, outcomes = self.state, []
-            for event in events:
-                state, outcome = apply(state, event, self.policies.at(event.occurred_at))
-                outcomes.append(outcome)
+            await folder.hydrate(conn, events)
+            state, outcomes = folder.fold(events)
             position = events[-1].position
             async with conn.transaction():
-                await write_outcomes(conn, schema, outcomes, position=position,
+                await write_outcomes(conn, folder.schema, outcomes, position=position,
                                      policy_version=self.policies.current.version)
-            # Only once the transaction committed does the in-memory state move on.
-            self.state = state
+            # Only once the transaction committed does the fold state move on.
+            folder.accept(state)
             self.status.checkpoint = position
             self.status.events_projected += len(events)
             self.status.last_batch_at = time.time()

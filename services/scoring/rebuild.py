@@ -27,7 +27,6 @@ the projector lock drops the half-built schema and starts the job again.
 import asyncio
 import logging
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -173,7 +172,7 @@ class Rebuilds:
         try:
             number = await conn.fetchval("SELECT nextval('scoring.generation_seq')")
             # Kept whole in memory, as the projector keeps its state (no cache limit).
-            build.folder = ChunkFolder(p.policies, f"proj_g{number}", cache_limit=sys.maxsize)
+            build.folder = ChunkFolder(p.policies, f"proj_g{number}", cache_limit=p.cache_limit)
             build.started = time.monotonic()
             async with conn.transaction():
                 for statement in generation_ddl(build.schema):
@@ -230,7 +229,7 @@ class Rebuilds:
         except BaseException:
             build.folder.state, build.position, build.processed = saved  # nothing of it was committed
             raise
-        p.adopt_generation(schema=build.schema, state=build.folder.state, position=build.position)
+        p.adopt_generation(folder=build.folder, position=build.position)
         log.info("rebuild %s: %s is active at position %s (was %s)", build.job_id, build.schema, build.position,
                  old_schema)
         for row in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' "

@@ -19,6 +19,8 @@ ADMIN_KEY = "kh_testadmin_" + "x" * 40
 
 def settings_for(url: str, **overrides: Any) -> Settings:
     values = {"DATABASE_URL": url, "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "KAOHE_PROJECTOR_POLL_SECONDS": 0.5,
+              # A tiny fold cache makes every test exercise hydration of items and adoptions.
+              "KAOHE_FOLD_CACHE": 2,
               **overrides}
     return Settings(**values)
 
