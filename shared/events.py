@@ -31,6 +31,18 @@ def _trim(value: Any) -> Any:
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (`\ud800` in the JSON): not storable text
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _representable(value: datetime) -> datetime:
+    # Any offset must be convertible to UTC and to the configured zone without leaving datetime's range.
+    if not (2 <= value.year <= 9998):
+        raise ValueError("occurred_at is out of range")
     return value
 
 
@@ -175,7 +187,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: UUID | None = None
-    occurred_at: AwareDatetime
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_representable)]
     metadata: dict[str, Any] = {}
     expected_version: Annotated[int, Field(ge=0)] | None = None
 

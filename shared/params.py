@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
+from pydantic import AfterValidator
 
 from shared.periods import BadPeriod, Period, parse_period
 from shared.problems import Problem
@@ -18,5 +19,16 @@ def _period(period: Annotated[str, Query(description="2026, 2026-H1, 2026-Q1 or 
 
 
 PeriodParam = Annotated[Period, Depends(_period)]
-AsOfPosition = Annotated[int | None, Query(ge=0, description="The answer as it stood after this log position")]
-AsOf = Annotated[datetime | None, Query(description="The answer as recorded by this time (with offset)")]
+MAX_POSITION = 2**63 - 1  # global positions are bigint
+
+
+def _representable(value: datetime | None) -> datetime | None:
+    if value is not None and not (2 <= value.year <= 9998):  # convertible to UTC whatever the offset
+        raise ValueError("as_of is out of range")
+    return value
+
+
+AsOfPosition = Annotated[int | None, Query(ge=0, le=MAX_POSITION,
+                                           description="The answer as it stood after this log position")]
+AsOf = Annotated[datetime | None, AfterValidator(_representable),
+                 Query(description="The answer as recorded by this time (with offset)")]

@@ -62,7 +62,14 @@ def note_problem(scope: dict[str, Any], code: str) -> None:
 
 
 def unexpected_problem(exc: BaseException) -> Problem:
-    """The answer to an exception no handler expected: 503 when the database is away, else 500."""
+    """The answer to an exception no handler expected: 422 for a value the database cannot take,
+    503 when the database is away, else 500."""
+    if (data_error := _invalid_value(exc)) is not None:
+        # A last line behind request validation: a value that passed it but that PostgreSQL or the
+        # driver cannot represent (a NUL in text, an integer over 64 bits, a date out of range).
+        log.warning("refused a value the database cannot take: %s", data_error)
+        return Problem(422, "invalid_value", "a value in the request cannot be stored or compared",
+                       errors=[{"loc": [], "msg": str(data_error)[:300]}])
     if _is_database_unavailable(exc):
         return Problem(503, "database_unavailable", "the database is not reachable; retry shortly",
                        headers={"Retry-After": "1"})
@@ -109,6 +116,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 or nests too deep for the JSON parser
+            code, detail = "invalid_json", "the body is not JSON this service can read (UTF-8, nesting depth)"
         note_problem(_request.scope, code)
         return problem_response(Problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)))
 
@@ -120,6 +130,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         if problem.status == 500:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(problem)
+
+
+def _invalid_value(exc: BaseException) -> BaseException | None:
+    """The driver's or server's data error (SQLSTATE class 22) behind `exc`, if that is what it is."""
+    import asyncpg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:

@@ -1,5 +1,6 @@
 """Routes of the ingest service: append events, read the log."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 from shared import eventstore
 from shared.auth import Principal, require
 from shared.events import EVENT_TYPES, PLATFORM_TYPES, new_event_adapter
+from shared.params import MAX_POSITION
 from shared.problems import Problem, validation_errors
 from shared.service import StateDep
 from services.ingest.appender import append_events
@@ -17,6 +19,7 @@ from services.ingest.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["events"])
+STREAM_ID = r"^[A-Za-z0-9_.\-]{1,80}$"  # `unit-{id}`, `item-{id}`, `period-2026-03`: ids are 1-64 such characters
 
 Appender = Annotated[Principal, require("append")]
 LogReader = Annotated[Principal, require("read_log")]
@@ -84,10 +87,11 @@ async def post_batch(batch: BatchIn, request: Request, state: StateDep, principa
 @router.get("/events", response_model=EventsPage, summary="Read the log in global order")
 async def get_events(
     state: StateDep, _principal: LogReader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    type: Annotated[str | None, Query(description=f"one of {', '.join(EVENT_TYPES)}")] = None,
-    stream: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[str | None, Query(pattern=r"^[a-z][a-z.\-]{0,63}$",
+                                      description=f"one of {', '.join(EVENT_TYPES)}")] = None,
+    stream: Annotated[str | None, Query(pattern=STREAM_ID)] = None,
 ) -> EventsPage:
     async with state.engine.connect() as conn:
         events = await eventstore.read_all(conn, after=after, limit=limit, type_name=type, stream_id=stream)
@@ -99,6 +103,8 @@ async def get_events(
 @router.get("/streams/{stream_id}", response_model=StreamOut, summary="One stream in version order",
             responses={404: {"description": "Unknown stream"}})
 async def get_stream(stream_id: str, state: StateDep, _principal: LogReader) -> StreamOut:
+    if not re.fullmatch(STREAM_ID, stream_id):  # no stream has such an id (nor a NUL to send PostgreSQL)
+        raise Problem(404, "unknown_stream", "no stream has that id")
     async with state.engine.connect() as conn:
         events = await eventstore.read_stream(conn, stream_id)
     if not events:

@@ -30,7 +30,10 @@ class Appended:
 
 
 def _metadata_problem(event: Envelope) -> str | None:
-    encoded = orjson.dumps(event.metadata)
+    try:
+        encoded = orjson.dumps(event.metadata)
+    except orjson.JSONEncodeError as exc:  # lone surrogates, integers over 64 bits, nesting over 255
+        return f"metadata cannot be stored as JSON: {exc}"
     if len(encoded) > METADATA_MAX_BYTES:
         return f"metadata is {len(encoded)} bytes of JSON; at most {METADATA_MAX_BYTES} are allowed"
     if b"\\u0000" in encoded:

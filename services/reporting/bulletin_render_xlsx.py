@@ -95,6 +95,16 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
         for group in data["appendix"] for number, item in enumerate(group["items"], start=1)],
         [14, 6, 60, 24], left=2)
 
+    _text_stays_text(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _text_stays_text(book: Workbook) -> None:
+    """Names and titles come from units: one starting with "=" must not become a formula."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
