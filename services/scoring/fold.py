@@ -4,7 +4,6 @@ Pure: no I/O, no clock, no database. The projector, the rebuild, time travel, th
 what-if all call this one function; every number comes from the policy.
 """
 
-from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable, NamedTuple
@@ -17,8 +16,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-@dataclass(frozen=True, slots=True)
-class LogEvent:
+class LogEvent(NamedTuple):
     """An event as the fold sees it; `month` is the YYYYMM of `occurred_at` in the district's zone."""
 
     event_id: str
@@ -29,9 +27,11 @@ class LogEvent:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One effect of one event on one unit (officer_id None) or one officer."""
+class Line(NamedTuple):
+    """One effect of one event on one unit (officer_id None) or one officer.
+
+    The field order is the column order of the projection's `lines` table, so a Line is a COPY row.
+    """
 
     event_id: str
     seq: int
@@ -50,8 +50,7 @@ class Line:
     policy_version: str
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """Counted activity: a submission, an adoption (by channel) or an endorsement (by level)."""
 
     event_id: str
@@ -64,8 +63,7 @@ class Fact:
     officer_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Revocation:
+class Revocation(NamedTuple):
     """Every line and fact of `target_event_id` stops counting from `position` on."""
 
     target_event_id: str
@@ -73,8 +71,7 @@ class Revocation:
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     lines: tuple[Line, ...] = ()
     facts: tuple[Fact, ...] = ()
     revocations: tuple[Revocation, ...] = ()
@@ -84,14 +81,12 @@ class Outcome:
 NOTHING = Outcome()
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     name: str
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     unit_id: str
     kind: str
     authors: tuple[str, ...]
@@ -211,7 +206,7 @@ def _assessed(state: FoldState, event: LogEvent, policy: Policy):
     year, happened = d["year"], event.month // 100
     if happened != year:
         month = year * 100 + (12 if happened > year else 1)
-        lines = [replace(line, month=month) for line in lines]
+        lines = [line._replace(month=month) for line in lines]
     return state, Outcome(lines=tuple(lines))
 
 

@@ -22,11 +22,8 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
     lines, facts, revocations = [], [], []
     rows: dict[str, list[tuple]] = {table: [] for table in ROW_COLUMNS}
     for outcome in outcomes:
-        lines.extend((l.event_id, l.seq, l.position, l.occurred_at, l.month, l.unit_id, l.officer_id, l.clause,
-                      l.reward_clause, l.points, l.reward_yuan, list(l.officer_ids), l.item_id, l.note,
-                      l.policy_version) for l in outcome.lines)
-        facts.extend((f.event_id, f.position, f.month, f.unit_id, f.fact, f.channel, f.item_id, list(f.officer_ids))
-                     for f in outcome.facts)
+        lines.extend(outcome.lines)  # a Line's fields are LINE_COLUMNS in order: it is a COPY row
+        facts.extend(outcome.facts)  # likewise FACT_COLUMNS
         revocations.extend((r.target_event_id, r.revoked_by, r.position) for r in outcome.revocations)
         for table, row in outcome.rows:
             rows[table].append(row)
@@ -50,3 +47,4 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
     )
     if notify:
         await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{schema}:{position}")
+
