@@ -26,18 +26,56 @@ async def projection_position(conn: AsyncConnection) -> int:
     return (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
 
 
-async def _points(conn, period: Period, asof: int, *, officers: bool) -> dict[str, dict[str, Any]]:
+Measures = dict[str, dict[str, Decimal]]  # subject -> measure -> value (see the projection's `totals`)
+
+
+async def _measures(conn, period: Period, asof: int, *, officers: bool) -> Measures:
+    """Each unit's (or officer's) sums over the period: from the running totals for "now", else
+    recomputed from the lines and facts as they stood at `asof`. Both give the same measures."""
+    found: Measures = defaultdict(lambda: defaultdict(Decimal))
+    params = {"first": period.first, "last": period.last, "asof": asof, "kind": "o" if officers else "u"}
+    if asof == NOW:
+        result = await conn.execute(text("""
+            SELECT subject, measure, sum(value) AS value FROM proj.totals
+            WHERE kind = :kind AND month BETWEEN :first AND :last GROUP BY subject, measure"""), params)
+        for row in result:
+            found[row.subject][row.measure] = row.value
+        return found
     subject = "officer_id" if officers else "unit_id"
-    where = "officer_id IS NOT NULL" if officers else "officer_id IS NULL"
     result = await conn.execute(text(f"""
-        SELECT {subject} AS id,
+        SELECT {subject} AS subject, count(*) AS lines,
                coalesce(sum(points) FILTER (WHERE points > 0), 0) AS award,
                coalesce(sum(-points) FILTER (WHERE points < 0), 0) AS deduction,
                coalesce(sum(reward_yuan), 0) AS reward
         FROM proj.lines
-        WHERE {where} AND month BETWEEN :first AND :last AND {_LIVE}
-        GROUP BY {subject}"""), {"first": period.first, "last": period.last, "asof": asof})
-    return {row.id: {"award": int(row.award), "deduction": int(row.deduction), "reward": row.reward} for row in result}
+        WHERE (officer_id IS NOT NULL) = (:kind = 'o') AND month BETWEEN :first AND :last AND {_LIVE}
+        GROUP BY {subject}"""), params)
+    for row in result:
+        found[row.subject].update(lines=row.lines, award=row.award, deduction=row.deduction, reward=row.reward)
+    if officers:
+        facts = await conn.execute(text(f"""
+            SELECT officer_id AS subject, 'adopted' AS measure, count(*) AS n
+            FROM proj.facts, unnest(officer_ids) AS officer_id
+            WHERE fact = 'adopted' AND month BETWEEN :first AND :last AND {_LIVE}
+            GROUP BY officer_id"""), params)
+    else:
+        facts = await conn.execute(text(f"""
+            SELECT unit_id AS subject, CASE fact WHEN 'endorsed' THEN 'endorsed:' || channel
+                                                 WHEN 'adopted' THEN 'adopted:' || channel ELSE fact END AS measure,
+                   count(*) AS n
+            FROM proj.facts WHERE month BETWEEN :first AND :last AND {_LIVE}
+            GROUP BY 1, 2"""), params)
+    for row in facts:
+        found[row.subject][row.measure] += row.n
+        if row.measure.startswith("adopted:"):
+            found[row.subject]["adopted"] += row.n
+    return found
+
+
+def _score(measures: dict[str, Decimal]) -> dict[str, Any]:
+    award, deduction = int(measures.get("award", 0)), int(measures.get("deduction", 0))
+    return {"net_points": award - deduction, "award_points": award, "deduction_points": deduction,
+            "reward_yuan": yuan(measures.get("reward", 0))}
 
 
 async def _targets(conn, period: Period, asof: int) -> dict[str, dict[str, int] | None]:
@@ -62,43 +100,27 @@ async def unit_rankings(conn: AsyncConnection, *, period: Period, zone: ZoneInfo
                         kind: str | None = None) -> list[dict[str, Any]]:
     """Every unit that belongs in the period's ranking, ranked by net points."""
     asof = NOW if as_of is None else as_of
-    points = await _points(conn, period, asof, officers=False)
+    measures = await _measures(conn, period, asof, officers=False)
     units = await conn.execute(text("""
         SELECT unit_id, name, kind, occurred_at < :end AS registered_in_time FROM proj.units
         WHERE global_position <= :asof"""), {"end": period.end(zone), "asof": asof})
-    counts: dict[str, dict[str, Any]] = defaultdict(lambda: {
-        "submitted": 0, "adopted": 0, "by_channel": dict.fromkeys(CHANNELS, 0), "endorsements": dict.fromkeys(LEVELS, 0)})
-    facts = await conn.execute(text(f"""
-        SELECT unit_id, fact, channel, count(*) AS n FROM proj.facts
-        WHERE month BETWEEN :first AND :last AND {_LIVE}
-        GROUP BY unit_id, fact, channel"""), {"first": period.first, "last": period.last, "asof": asof})
-    for row in facts:
-        tally = counts[row.unit_id]
-        if row.fact == "submitted":
-            tally["submitted"] += row.n
-        elif row.fact == "adopted":
-            tally["adopted"] += row.n
-            tally["by_channel"][row.channel] += row.n
-        else:
-            tally["endorsements"][row.channel] += row.n
     targets = await _targets(conn, period, asof)
     rows = []
     for unit in units:
         if kind is not None and unit.kind != kind:
             continue
-        if not unit.registered_in_time and unit.unit_id not in points:
+        m = measures.get(unit.unit_id, {})
+        if not unit.registered_in_time and not m.get("lines"):
             continue
-        score = points.get(unit.unit_id, {"award": 0, "deduction": 0, "reward": Decimal(0)})
-        tally = counts[unit.unit_id]
+        submitted, adopted = int(m.get("submitted", 0)), int(m.get("adopted", 0))
         target = targets.get(unit.unit_id)
-        met = (None if target is None else
-               tally["submitted"] >= target["submissions"] and tally["adopted"] >= target["adoptions"])
+        met = None if target is None else submitted >= target["submissions"] and adopted >= target["adoptions"]
         rows.append({
-            "unit_id": unit.unit_id, "unit_name": unit.name, "kind": unit.kind,
-            "net_points": score["award"] - score["deduction"], "award_points": score["award"],
-            "deduction_points": score["deduction"], "reward_yuan": yuan(score["reward"]),
-            "submitted": tally["submitted"], "adopted": tally["adopted"], "adopted_by_channel": tally["by_channel"],
-            "endorsements": tally["endorsements"], "target": target, "target_met": met,
+            "unit_id": unit.unit_id, "unit_name": unit.name, "kind": unit.kind, **_score(m),
+            "submitted": submitted, "adopted": adopted,
+            "adopted_by_channel": {channel: int(m.get(f"adopted:{channel}", 0)) for channel in CHANNELS},
+            "endorsements": {level: int(m.get(f"endorsed:{level}", 0)) for level in LEVELS},
+            "target": target, "target_met": met,
         })
     return competition_ranks(rows, "net_points", "unit_id")
 
@@ -107,24 +129,15 @@ async def officer_rankings(conn: AsyncConnection, *, period: Period, zone: ZoneI
                            as_of: int | None) -> list[dict[str, Any]]:
     """Every officer that belongs in the period's ranking, ranked by net points."""
     asof = NOW if as_of is None else as_of
-    points = await _points(conn, period, asof, officers=True)
+    measures = await _measures(conn, period, asof, officers=True)
     officers = await conn.execute(text("""
         SELECT officer_id, name, unit_id, occurred_at < :end AS registered_in_time FROM proj.officers
         WHERE global_position <= :asof"""), {"end": period.end(zone), "asof": asof})
-    adopted = await conn.execute(text(f"""
-        SELECT officer_id, count(*) AS n FROM proj.facts, unnest(officer_ids) AS officer_id
-        WHERE fact = 'adopted' AND month BETWEEN :first AND :last AND {_LIVE}
-        GROUP BY officer_id"""), {"first": period.first, "last": period.last, "asof": asof})
-    adopted_by = {row.officer_id: row.n for row in adopted}
     rows = []
     for officer in officers:
-        if not officer.registered_in_time and officer.officer_id not in points:
+        m = measures.get(officer.officer_id, {})
+        if not officer.registered_in_time and not m.get("lines"):
             continue
-        score = points.get(officer.officer_id, {"award": 0, "deduction": 0, "reward": Decimal(0)})
-        rows.append({
-            "officer_id": officer.officer_id, "officer_name": officer.name, "unit_id": officer.unit_id,
-            "net_points": score["award"] - score["deduction"], "award_points": score["award"],
-            "deduction_points": score["deduction"], "reward_yuan": yuan(score["reward"]),
-            "adopted": adopted_by.get(officer.officer_id, 0),
-        })
+        rows.append({"officer_id": officer.officer_id, "officer_name": officer.name, "unit_id": officer.unit_id,
+                     **_score(m), "adopted": int(m.get("adopted", 0))})
     return competition_ranks(rows, "net_points", "officer_id")

@@ -1,6 +1,8 @@
 """Write the fold's outcomes into one projection generation, with the checkpoint, in one transaction."""
 
-from typing import Sequence
+from collections import defaultdict
+from decimal import Decimal
+from typing import Iterable, Sequence
 
 from shared.eventstore import PROJECTION_CHANNEL
 from services.scoring.fold import Outcome
@@ -21,10 +23,11 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
     """Store a batch's outcomes and move the checkpoint to `position`; the caller owns the transaction."""
     lines, facts, revocations = [], [], []
     rows: dict[str, list[tuple]] = {table: [] for table in ROW_COLUMNS}
+    totals = Totals()
     for outcome in outcomes:
         lines.extend(outcome.lines)  # a Line's fields are LINE_COLUMNS in order: it is a COPY row
         facts.extend(outcome.facts)  # likewise FACT_COLUMNS
-        revocations.extend((r.target_event_id, r.revoked_by, r.position) for r in outcome.revocations)
+        revocations.extend(outcome.revocations)
         for table, row in outcome.rows:
             rows[table].append(row)
     for table, records in rows.items():
@@ -32,15 +35,26 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
             await conn.copy_records_to_table(table, schema_name=schema, records=records, columns=ROW_COLUMNS[table])
     if lines:
         await conn.copy_records_to_table("lines", schema_name=schema, records=lines, columns=LINE_COLUMNS)
+        totals.add_lines(((l.month, l.unit_id, l.officer_id, l.points, l.reward_yuan) for l in lines), sign=1)
     if facts:
         await conn.copy_records_to_table("facts", schema_name=schema, records=facts, columns=FACT_COLUMNS)
+        totals.add_facts(((f.month, f.unit_id, f.fact, f.channel, f.officer_ids) for f in facts), sign=1)
     if revocations:
-        for table in ("lines", "facts"):
-            await conn.executemany(
-                f"UPDATE {schema}.{table} SET revoked_by = $2::uuid, revoked_position = $3 "
-                "WHERE event_id = $1::uuid AND revoked_by IS NULL",
-                revocations,
-            )
+        targets = ([r.target_event_id for r in revocations], [r.revoked_by for r in revocations],
+                   [r.position for r in revocations])
+        revoked_lines = await conn.fetch(
+            f"UPDATE {schema}.lines AS l SET revoked_by = r.by, revoked_position = r.pos "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
+            "WHERE l.event_id = r.target AND l.revoked_by IS NULL "
+            "RETURNING l.month, l.unit_id, l.officer_id, l.points, l.reward_yuan", *targets)
+        totals.add_lines((tuple(row) for row in revoked_lines), sign=-1)
+        revoked_facts = await conn.fetch(
+            f"UPDATE {schema}.facts AS f SET revoked_by = r.by, revoked_position = r.pos "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
+            "WHERE f.event_id = r.target AND f.revoked_by IS NULL "
+            "RETURNING f.month, f.unit_id, f.fact, f.channel, f.officer_ids", *targets)
+        totals.add_facts((tuple(row) for row in revoked_facts), sign=-1)
+    await totals.write(conn, schema)
     await conn.execute(
         f"UPDATE {schema}.checkpoint SET position = $1, policy_version = $2, updated_at = clock_timestamp()",
         position, policy_version,
@@ -48,3 +62,47 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
     if notify:
         await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{schema}:{position}")
 
+
+class Totals:
+    """Changes to the running sums of a batch, added up before one upsert."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[tuple[str, str, int, str], Decimal] = defaultdict(Decimal)
+
+    def add_lines(self, lines: Iterable[tuple], *, sign: int) -> None:
+        """(month, unit_id, officer_id, points, reward_yuan) of lines added (+1) or revoked (-1)."""
+        deltas = self.deltas
+        for month, unit_id, officer_id, points, reward in lines:
+            key = ("o", officer_id) if officer_id is not None else ("u", unit_id)
+            deltas[(*key, month, "lines")] += sign
+            if points > 0:
+                deltas[(*key, month, "award")] += sign * points
+            elif points < 0:
+                deltas[(*key, month, "deduction")] -= sign * points
+            if reward:
+                deltas[(*key, month, "reward")] += sign * reward
+
+    def add_facts(self, facts: Iterable[tuple], *, sign: int) -> None:
+        """(month, unit_id, fact, channel, officer_ids) of facts added (+1) or revoked (-1)."""
+        deltas = self.deltas
+        for month, unit_id, kind, channel, officer_ids in facts:
+            if kind == "submitted":
+                deltas[("u", unit_id, month, "submitted")] += sign
+            elif kind == "adopted":
+                deltas[("u", unit_id, month, "adopted")] += sign
+                deltas[("u", unit_id, month, f"adopted:{channel}")] += sign
+                for officer_id in officer_ids:
+                    deltas[("o", officer_id, month, "adopted")] += sign
+            else:
+                deltas[("u", unit_id, month, f"endorsed:{channel}")] += sign
+
+    async def write(self, conn, schema: str) -> None:
+        changed = [(key, value) for key, value in self.deltas.items() if value]
+        if not changed:
+            return
+        columns = list(zip(*(key for key, _ in changed)))
+        await conn.execute(
+            f"INSERT INTO {schema}.totals AS t (kind, subject, month, measure, value) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::numeric[]) "
+            "ON CONFLICT (month, kind, subject, measure) DO UPDATE SET value = t.value + EXCLUDED.value",
+            list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]), [value for _, value in changed])
