@@ -188,3 +188,16 @@ async def test_an_assessment_scores_in_the_year_it_assesses(kaohe):
     u1 = await kaohe.unit_ledger("U1", period="2026")
     assert entries(u1) == [("S1", 20, "0.00", [], None)] and u1["entries"][0]["event_id"] == this_year["event_id"]
     assert [e["clause"] for e in (await kaohe.unit_ledger("U1", period="2026-02"))["entries"]] == ["S1"]
+
+
+async def test_the_audit_of_a_d1_counts_it_in_the_year_it_assesses(kaohe):
+    await post(kaohe, unit_registered("U1", at="2025-01-02T09:00:00+08:00"))
+    d1 = assessed("U1", "inadequate", year=2025, at="2026-01-15T10:00:00+08:00")
+    await given(kaohe, criticized("U1", at="2025-06-01T10:00:00+08:00"), d1)
+    await kaohe.settled()
+    response = await kaohe.scoring.get(f"/v1/audit/deductions/{d1['event_id']}")
+    assert response.status_code == 200, response.text
+    audit = response.json()
+    assert (audit["clause"], audit["points"]) == ("D1", -20)
+    assert (audit["year_deduction_points_before"], audit["year_deduction_points_after"]) == (100, 120)
+    assert audit["replay_check"] == {"recomputed": 120, "projected": 120, "match": True}

@@ -153,6 +153,8 @@ async def audit_deduction(state: ServiceState, event_id: UUID) -> dict[str, Any]
             event = await recorded_deduction(conn, event_id)
             disputes = await disputes_of(conn, event)
             unit_id, year = event.data["unit_id"], event.occurred_at.astimezone(state.settings.zone).year
+            if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
+                year = event.data["year"]
             checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
     raw = await connect_raw(state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings))
     try:
