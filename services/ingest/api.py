@@ -61,7 +61,7 @@ async def post_event(event: Annotated[NewEvent, Body()], request: Request, state
     """Append one event; a retry with the same `event_id` and content answers 200 `duplicate`."""
     _authorize_types(principal, [event])
     [appended] = await append_events(state.engine, [event], policies=state.policies, zone=state.settings.zone,
-                                     actor=principal.actor, batch=False)
+                                     actor=principal.actor, batch=False, committer=request.app.state.committer)
     request.app.state.metrics.appended([event.type] if not appended.duplicate else [])
     if appended.duplicate:
         body = DuplicateResult(**appended.stored.model_dump(), duplicate=True)
@@ -77,7 +77,7 @@ async def post_batch(batch: BatchIn, request: Request, state: StateDep, principa
     events = _parse_events(batch.events)
     _authorize_types(principal, events)
     appended = await append_events(state.engine, events, policies=state.policies, zone=state.settings.zone,
-                                   actor=principal.actor, batch=True)
+                                   actor=principal.actor, batch=True, committer=request.app.state.committer)
     request.app.state.metrics.appended(e.type for e, a in zip(events, appended) if not a.duplicate)
     body = BatchOut(results=[{**a.row, "duplicate": a.duplicate} for a in appended])
     status = 200 if all(a.duplicate for a in appended) else 201

@@ -3,16 +3,25 @@
 from fastapi import FastAPI
 
 from shared.http import MIB
-from shared.service import create_service_app
+from shared.service import ServiceState, create_service_app
 from shared.settings import Settings
 from services.ingest.api import router
+from services.ingest.committer import GroupCommitter
+
+
+async def _start(app: FastAPI, state: ServiceState) -> None:
+    app.state.committer = GroupCommitter(state.engine)
+
+
+async def _stop(app: FastAPI, _state: ServiceState) -> None:
+    await app.state.committer.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         name="ingest", title="kaohe ingest",
         description="The event log of kaohe: append events (idempotent, all-or-nothing batches) and read them.",
-        settings=settings, body_limits={"/v1/events": MIB, "/v1/events/batch": 16 * MIB},
+        settings=settings, on_start=_start, on_stop=_stop, body_limits={"/v1/events": MIB, "/v1/events/batch": 16 * MIB},
     )
     app.include_router(router)
     return app

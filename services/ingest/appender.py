@@ -16,6 +16,7 @@ from shared.eventstore import content_hash
 from shared.policy import PolicySet
 from shared.problems import Problem
 from services.ingest.checks import Checker, Refused, load_view
+from services.ingest.committer import GroupCommitter
 
 MAX_ATTEMPTS = 8
 
@@ -51,7 +52,7 @@ def _batch_problem(errors: list[tuple[int, Problem]], *, batch: bool) -> Problem
 
 async def append_events(
     engine: AsyncEngine, events: list[Envelope], *, policies: PolicySet, zone: ZoneInfo,
-    actor: dict[str, Any] | None, batch: bool,
+    actor: dict[str, Any] | None, batch: bool, committer: GroupCommitter | None = None,
 ) -> list[Appended]:
     """Append all events or none. A repeat of a stored event id with the same content is a duplicate."""
     errors: list[tuple[int, Problem]] = []
@@ -68,7 +69,8 @@ async def append_events(
 
     for attempt in range(MAX_ATTEMPTS):
         try:
-            return await _append_once(engine, events, hashes, policies=policies, zone=zone, actor=actor, batch=batch)
+            return await _append_once(engine, events, hashes, policies=policies, zone=zone, actor=actor, batch=batch,
+                                      committer=committer)
         except IntegrityError as exc:
             # Another writer took the same stream version or event id between our read and our
             # insert; reading again turns that into a duplicate, a conflict or a clean append.
@@ -77,7 +79,9 @@ async def append_events(
     raise Problem(409, "concurrent_append", "the streams kept changing; retry the request")
 
 
-async def _append_once(engine, events, hashes, *, policies, zone, actor, batch) -> list[Appended]:
+async def _append_once(engine, events, hashes, *, policies, zone, actor, batch, committer) -> list[Appended]:
+    """Check against what is stored, then append: with the group committer when given (its own
+    transaction; a race surfaces as IntegrityError), else in the transaction that checked."""
     async with engine.begin() as conn:
         stored = await eventstore.find_events(conn, [e.event_id for e in events if e.event_id is not None])
         answers: list[Appended | None] = [None] * len(events)
@@ -103,11 +107,13 @@ async def _append_once(engine, events, hashes, *, policies, zone, actor, batch) 
         if errors:
             errors.sort(key=lambda pair: pair[0])
             raise _batch_problem(errors, batch=batch)
-        if records:
+        if records and committer is None:
             rows = await eventstore.append(conn, [record for _, record in records])
-            for (index, _record), row in zip(records, rows):
-                answers[index] = Appended(row=row, duplicate=False)
-        return answers  # type: ignore[return-value]
+    if records and committer is not None:
+        rows = await committer.append([record for _, record in records])
+    for (index, _record), row in zip(records, rows if records else []):
+        answers[index] = Appended(row=row, duplicate=False)
+    return answers  # type: ignore[return-value]
 
 
 def _row(event) -> dict[str, Any]:
