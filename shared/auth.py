@@ -9,9 +9,10 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 PUBLIC_WHEN_ALLOWED = frozenset({"read_rankings", "read_public_reports"})
 CACHE_SECONDS = 5.0
+# Only for the OpenAPI schema (security scheme "bearer"); `require` reads the header itself.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="`Authorization: Bearer <key>`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,25 +140,57 @@ class KeyCache:
         return principal
 
 
+async def _authenticate(request: Request, *, public: bool) -> Principal:
+    """The caller's Principal from the bearer key; 401 when there is none (unless public reads apply)."""
+    state = request.app.state.kaohe
+    if not state.settings.auth_enabled:
+        return OPEN_ADMIN
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if not key.strip() or scheme.lower() != "bearer":
+        if public and state.settings.public_reads:
+            return ANONYMOUS
+        raise Problem(401, "unauthorized", "send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+    principal = await request.app.state.key_cache.resolve(state.engine, key.strip())
+    if principal is None:
+        raise Problem(401, "unauthorized", "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
 def require(permission: str, *, public: bool = False):
     """A dependency: the caller's Principal, refused with 401/403 unless it holds `permission`."""
 
-    async def dependency(request: Request) -> Principal:
-        state = request.app.state.kaohe
-        if not state.settings.auth_enabled:
-            return OPEN_ADMIN
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        if not key or scheme.lower() != "bearer":
-            if public and state.settings.public_reads:
-                return ANONYMOUS
-            raise Problem(401, "unauthorized", "send Authorization: Bearer <key>",
-                          headers={"WWW-Authenticate": "Bearer"})
-        principal = await request.app.state.key_cache.resolve(state.engine, key.strip())
-        if principal is None:
-            raise Problem(401, "unauthorized", "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
+    async def dependency(request: Request, _documented: Annotated[object, Depends(BEARER)] = None) -> Principal:
+        principal = await _authenticate(request, public=public)
         if permission not in PERMISSIONS[principal.role]:
             raise Problem(403, "forbidden", f"role {principal.role} may not {permission.replace('_', ' ')}")
         return principal
 
+    dependency.kaohe_public = public  # type: ignore[attr-defined] # read by `authenticate_first`
     return Depends(dependency)
+
+
+def _route_auth(route: Any) -> bool | None:
+    """None when the route needs no key; else whether it is public when public reads are on."""
+    if route is None:
+        return None
+    if "_kaohe_auth" not in vars(route):
+        found: bool | None = None
+        pending = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+        while pending:
+            dependant = pending.pop()
+            if hasattr(dependant.call, "kaohe_public"):
+                found = bool(dependant.call.kaohe_public)
+                break
+            pending.extend(dependant.dependencies)
+        route._kaohe_auth = found  # computed once per route
+    return route._kaohe_auth
+
+
+async def authenticate_first(request: Request) -> None:
+    """An app-wide dependency, solved before a route's own: a missing or unknown key is 401 before any
+    parameter of the route is looked at (no 422 or 404 to an anonymous caller). `require` then
+    decides 403 (the key is cached, so this costs no second query)."""
+    public = _route_auth(request.scope.get("route"))
+    if public is not None:
+        await _authenticate(request, public=public)

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
 )
@@ -39,6 +40,13 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _iso_text(value: Any) -> Any:
+    # pydantic would take a number as a Unix time (always UTC); the contract is ISO 8601 with an offset.
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(".", "", 1).lstrip("+-").isdigit()):
+        raise ValueError("occurred_at is an ISO 8601 time with an offset, such as 2026-03-05T10:00:00+08:00")
+    return value
+
+
 def _representable(value: datetime) -> datetime:
     # Any offset must be convertible to UTC and to the configured zone without leaving datetime's range.
     if not (2 <= value.year <= 9998):
@@ -54,9 +62,9 @@ Text = Annotated[
     AfterValidator(_no_nul),
 ]
 Note = Annotated[str, BeforeValidator(_trim), StringConstraints(max_length=2000), AfterValidator(_no_nul)]
-Year = Annotated[int, Field(ge=2000, le=2100)]
-Month = Annotated[int, Field(ge=1, le=12)]
-Count = Annotated[int, Field(ge=0, le=1_000_000)]
+Year = Annotated[int, Field(ge=2000, le=2100, strict=True)]
+Month = Annotated[int, Field(ge=1, le=12, strict=True)]
+Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 Officers = Annotated[list[Id], Field(max_length=100)]
 
 UnitKind = Literal["department", "township", "other"]
@@ -105,13 +113,13 @@ class ItemSubmittedData(Data):
     title: Text
     kind: ItemKind
     authors: Officers = []
-    urgent: bool = False
-    solicited: bool = False
+    urgent: StrictBool = False
+    solicited: StrictBool = False
 
 
 class Contributor(Data):
     unit_id: Id
-    extra_points: Annotated[int, Field(ge=0, le=10_000)] = 0
+    extra_points: Annotated[int, Field(ge=0, le=10_000, strict=True)] = 0
 
 
 class ItemAdoptedData(Data):
@@ -137,7 +145,7 @@ class DeductionData(Data):
 
 
 class UnitFalseInformationData(DeductionData):
-    points: Annotated[int, Field(ge=0, le=10_000)]
+    points: Annotated[int, Field(ge=0, le=10_000, strict=True)]
     item_id: Id | None = None
 
 
@@ -187,9 +195,9 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: UUID | None = None
-    occurred_at: Annotated[AwareDatetime, AfterValidator(_representable)]
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_representable)]
     metadata: dict[str, Any] = {}
-    expected_version: Annotated[int, Field(ge=0)] | None = None
+    expected_version: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)] | None = None
 
 
 def _envelope(type_name: str, data_model: type[Data]) -> type[Envelope]:

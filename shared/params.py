@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from shared.periods import BadPeriod, Period, parse_period
 from shared.problems import Problem
@@ -22,6 +22,13 @@ PeriodParam = Annotated[Period, Depends(_period)]
 MAX_POSITION = 2**63 - 1  # global positions are bigint
 
 
+def _not_a_number(value: object) -> object:
+    # pydantic would read "1700000000" or "0.5" as a Unix time; the contract is an ISO 8601 time.
+    if isinstance(value, str) and value.replace(".", "", 1).lstrip("+-").isdigit():
+        raise ValueError("as_of is an ISO 8601 time with an offset, such as 2026-03-31T18:00:00+08:00")
+    return value
+
+
 def _representable(value: datetime | None) -> datetime | None:
     if value is not None and not (2 <= value.year <= 9998):  # convertible to UTC whatever the offset
         raise ValueError("as_of is out of range")
@@ -30,5 +37,5 @@ def _representable(value: datetime | None) -> datetime | None:
 
 AsOfPosition = Annotated[int | None, Query(ge=0, le=MAX_POSITION,
                                            description="The answer as it stood after this log position")]
-AsOf = Annotated[datetime | None, AfterValidator(_representable),
+AsOf = Annotated[datetime | None, BeforeValidator(_not_a_number), AfterValidator(_representable),
                  Query(description="The answer as recorded by this time (with offset)")]

@@ -95,6 +95,82 @@ _STATUS_CODES = {
 }
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details with a stable `code`.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "msg": {"type": "string"}, "index": {"type": "integer"}, "code": {"type": "string"}}}},
+    },
+}
+_DESCRIPTIONS = {
+    400: "The body is not JSON (`invalid_json`)", 401: "No key, or an unknown or revoked key",
+    403: "The key's role does not allow this", 404: "Unknown id in the path",
+    413: "The body is over the size limit", 422: "Invalid request (`errors` lists each problem)",
+    503: "The database is not reachable (`Retry-After`)",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare in the OpenAPI schema the problem answers every operation can give, as problem+json."""
+    generate = app.openapi
+    done: dict[str, int] = {}
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        if done.get("schema") != id(schema):
+            _add_problem_responses(schema)
+            done["schema"] = id(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_problem_responses(schema: dict[str, Any]) -> None:
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            codes = set()
+            if operation.get("security"):
+                codes |= {401, 403}
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes.add(422)
+            if operation.get("requestBody"):
+                codes.add(400)
+            if method != "get":
+                codes.add(413)
+            if "{" in path:
+                codes.add(404)
+            if path not in ("/healthz", "/metrics"):
+                codes.add(503)
+            for code in codes:
+                responses.setdefault(str(code), {"description": _DESCRIPTIONS[code]})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = content
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the schema documents for this path (Starlette's 405 names only the first route's)."""
+    import re
+
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Render every error of the app as problem+json."""
 
@@ -119,8 +195,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8 or nests too deep for the JSON parser
             code, detail = "invalid_json", "the body is not JSON this service can read (UTF-8, nesting depth)"
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(_request) or headers.get("Allow", "")
         note_problem(_request.scope, code)
-        return problem_response(Problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)))
+        return problem_response(Problem(exc.status_code, code, detail, headers=headers or None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,7 @@
 """The skeleton every service shares: engine on app state, problem handlers, health endpoints."""
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, AsyncIterator, Awaitable, Callable
@@ -9,13 +11,15 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import KeyCache, ensure_bootstrap_key
+from shared.auth import KeyCache, authenticate_first, ensure_bootstrap_key
 from shared.db import make_engine
 from shared.http import MIB, BodyLimit, RequestId
 from shared.observability import Metrics, Observe, setup_json_logging
 from shared.policy import PolicySet, load_policies
-from shared.problems import Problem, install_problem_handlers
+from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
+
+log = logging.getLogger("kaohe.service")
 
 
 
@@ -81,9 +85,11 @@ def create_service_app(
                 await on_stop(app, state)
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(authenticate_first)])
     app.state.metrics = Metrics(name)
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(BodyLimit, default_limit=MIB, limits=body_limits or {})
     app.add_middleware(Observe, metrics_of=lambda: getattr(app.state, "metrics", None))
     app.add_middleware(RequestId)
@@ -114,6 +120,19 @@ def create_service_app(
         return JSONResponse({"status": "ready", "schema": version})
 
     return app
+
+
+async def stop_task(task: asyncio.Task | None) -> None:
+    """Cancel a background task and wait until it has stopped.
+
+    Cancelled again until it is done: on Python 3.11 `asyncio.wait_for` loses a cancellation that
+    arrives just as the awaited thing completes (fixed in 3.12), and a loop around such a wait would
+    then run on and keep the service from shutting down."""
+    while task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if task is not None and not task.cancelled() and task.exception() is not None:
+        log.error("background task %s ended with %r", task.get_name(), task.exception())
 
 
 def db_role(name: str, settings: Settings) -> str | None:

@@ -1,11 +1,10 @@
 """Composition root of the reporting service: read-only rankings, reports and the dashboard."""
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
-from shared.service import ServiceState, create_service_app, db_role
+from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
 from services.reporting.api import page_router, router
 from services.reporting.caching import AnswerCache
@@ -20,11 +19,7 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
 
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
-    task = getattr(app.state, "position_watch_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_task(getattr(app.state, "position_watch_task", None))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

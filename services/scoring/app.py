@@ -1,13 +1,12 @@
 """Composition root of the scoring service: projections, ledgers, audit; runs the projector."""
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
 from shared.observability import projection_lag_probe
 from shared.problems import Problem
-from shared.service import ServiceState, create_service_app, db_role
+from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
 from services.scoring.api import router
 from services.scoring.projector import Projector
@@ -37,11 +36,7 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
 
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
-    task = getattr(app.state, "projector_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_task(getattr(app.state, "projector_task", None))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
