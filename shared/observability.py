@@ -126,7 +126,7 @@ class Observe:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and any extras."""
 
-    _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+    _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
