@@ -10,7 +10,7 @@ from shared.periods import BadPeriod, Period, parse_period
 from shared.problems import Problem
 
 
-def _period(period: Annotated[str, Query(description="2026, 2026-H1, 2026-Q1 or 2026-03",
+async def _period(period: Annotated[str, Query(description="2026, 2026-H1, 2026-Q1 or 2026-03",
                                           examples=["2026", "2026-H1", "2026-Q1", "2026-03"])]) -> Period:
     try:
         return parse_period(period)

@@ -42,7 +42,8 @@ class ServiceState:
     policies: PolicySet
 
 
-def service_state(request: Request) -> ServiceState:
+# Dependencies are `async def` so FastAPI calls them inline instead of in a worker thread per request.
+async def service_state(request: Request) -> ServiceState:
     return request.app.state.kaohe
 
 

@@ -111,7 +111,7 @@ async def list_rewards(request: Request, period: PeriodParam, state: StateDep, _
     return await conditional_answer(request, render)
 
 
-def _bulletin_period(period: Annotated[str, Path(description="2026-Q1 … 2026-Q4 or 2026")]) -> Period:
+async def _bulletin_period(period: Annotated[str, Path(description="2026-Q1 … 2026-Q4 or 2026")]) -> Period:
     try:
         parsed = parse_period(period)
     except BadPeriod as exc:
@@ -146,7 +146,7 @@ async def get_bulletin(request: Request, period: Annotated[Period, Depends(_bull
 
 # --- the dashboard ---------------------------------------------------------------------------------
 
-def _optional_period(period: Annotated[str | None, Query(description="2025-Q4 or 2025; default: now")] = None
+async def _optional_period(period: Annotated[str | None, Query(description="2025-Q4 or 2025; default: now")] = None
                      ) -> Period | None:
     if period is None:
         return None
