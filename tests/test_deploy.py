@@ -5,9 +5,7 @@ nginx config and the Ingress send every path of api.md to the same service.
 """
 
 import importlib
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -203,16 +201,5 @@ def test_entrypoint_has_migrate_and_the_cli():
 
 
 def test_entrypoint_is_valid_shell():
-    if not shutil.which("sh"):
-        pytest.skip("no sh")
     subprocess.run(["sh", "-n", str(DEPLOY / "entrypoint.sh")], check=True)
 
-
-def test_docker_compose_config_when_the_cli_can():
-    docker = shutil.which("docker")
-    if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("no docker compose CLI here")
-    result = subprocess.run([docker, "compose", "-f", str(DEPLOY / "docker-compose.yml"), "config", "--quiet"],
-                            capture_output=True, text=True,
-                            env={**os.environ, "KAOHE_BOOTSTRAP_ADMIN_KEY": "x" * 32})
-    assert result.returncode == 0, result.stderr
