@@ -250,7 +250,7 @@ async def _post(kaohe, bodies: list[dict], *, as_batch: bool) -> None:
 
 
 @settings(max_examples=int(os.environ.get("KAOHE_PROPERTY_EXAMPLES", 20)), deadline=None, suppress_health_check=list(HealthCheck))
-@given(steps=st.lists(STEPS, min_size=5, max_size=30), split=st.floats(min_value=0, max_value=1))
+@given(steps=st.lists(STEPS, min_size=10, max_size=40), split=st.floats(min_value=0, max_value=1))
 async def test_the_live_projection_equals_a_fresh_fold_of_the_log(pg_server, template_database, steps, split):
     model = Model()
     setup = model.register() + model.register() + model.register()
