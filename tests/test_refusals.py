@@ -274,6 +274,9 @@ async def test_a_batch_with_one_bad_event_stores_nothing_and_names_its_index(kao
     problem = await refused(kaohe, {"events": [good[0], unit_registered("U1"), good[1]]}, 409,
                             "unit_already_registered", batch=True)
     assert [e["index"] for e in problem["errors"]] == [1]
+    too_large = {**unit_registered("U4"), "metadata": _metadata_of(5000)}
+    problem = await refused(kaohe, {"events": [good[0], too_large]}, 422, "metadata_too_large", batch=True)
+    assert [e["index"] for e in problem["errors"]] == [1]
     assert (await kaohe.ingest.get("/v1/streams/unit-U2")).status_code == 404
 
 
@@ -303,8 +306,10 @@ async def test_a_batch_repeating_stored_events_is_idempotent(kaohe):
 
 async def test_the_same_event_id_twice_in_one_batch_is_422(kaohe):
     body = unit_registered("U1")
-    await refused(kaohe, {"events": [body, {**body, "data": {**body["data"], "unit_id": "U2"}}]}, 422,
-                  "duplicate_event_id_in_batch", batch=True)
+    problem = await refused(kaohe, {"events": [body, unit_registered("U3"), {**body, "data": {**body["data"],
+                                                                                          "unit_id": "U2"}}]},
+                            422, "duplicate_event_id_in_batch", batch=True)
+    assert [e["index"] for e in problem["errors"]] == [2]  # the repeat, not the first
 
 
 async def test_an_unknown_stream_is_404(kaohe):

@@ -60,10 +60,14 @@ async def append_events(
         if (message := _metadata_problem(event)) is not None:
             code = "metadata_too_large" if "bytes" in message else "validation_error"
             errors.append((index, Problem(422, code, message)))
-    ids = [e.event_id for e in events if e.event_id is not None]
-    if len(ids) != len(set(ids)):
-        errors.append((0, Problem(422, "duplicate_event_id_in_batch", "an event_id appears twice in the batch")))
+    seen_ids = set()
+    for index, event in enumerate(events):
+        if event.event_id is not None and event.event_id in seen_ids:
+            errors.append((index, Problem(422, "duplicate_event_id_in_batch",
+                                          f"event_id {event.event_id} appears earlier in the batch")))
+        seen_ids.add(event.event_id)
     if errors:
+        errors.sort(key=lambda pair: pair[0])
         raise _batch_problem(errors, batch=batch)
     hashes = [content_hash(e.type, e.occurred_at, stored_data(e), e.metadata) for e in events]  # type: ignore[attr-defined]
 
