@@ -8,8 +8,13 @@ PROJECTION_TABLES = ("units", "officers", "items", "targets", "lines", "facts", 
 READ_SCHEMA = "proj"
 
 
-def generation_ddl(schema: str) -> list[str]:
-    """CREATE statements for one projection generation in `schema`."""
+def generation_ddl(schema: str, *, secondary_indexes: bool = True) -> list[str]:
+    """CREATE statements for one projection generation in `schema`.
+
+    A rebuild passes `secondary_indexes=False` and runs `secondary_index_ddl` once the bulk load is
+    done: one sort per index instead of an index insertion per row. The primary keys stay, since the
+    bulk load itself looks rows up by them (revocations, item and adoption hydration).
+    """
     return [
         f"CREATE SCHEMA {schema}",
         f"""CREATE TABLE {schema}.units (
@@ -60,8 +65,6 @@ def generation_ddl(schema: str) -> list[str]:
             revoked_by uuid,
             revoked_position bigint,
             PRIMARY KEY (event_id, seq))""",
-        f"CREATE INDEX ON {schema}.lines (month, unit_id) WHERE officer_id IS NULL",
-        f"CREATE INDEX ON {schema}.lines (officer_id, month) WHERE officer_id IS NOT NULL",
         # counted activity: submissions, adoptions (by channel) and endorsements (by level)
         f"""CREATE TABLE {schema}.facts (
             event_id uuid PRIMARY KEY,
@@ -74,7 +77,6 @@ def generation_ddl(schema: str) -> list[str]:
             officer_ids text[] NOT NULL,
             revoked_by uuid,
             revoked_position bigint)""",
-        f"CREATE INDEX ON {schema}.facts (month, unit_id)",
         # running sums per unit ('u') or officer ('o') and month, kept by the projector with the
         # lines and facts, so a ranking of "now" adds up a few rows per unit instead of every line.
         # measures: award, deduction, reward, lines, submitted, adopted, adopted:<channel>, endorsed:<level>
@@ -84,13 +86,23 @@ def generation_ddl(schema: str) -> list[str]:
             month int NOT NULL,
             measure text NOT NULL,
             value numeric(16,2) NOT NULL,
-            PRIMARY KEY (month, kind, subject, measure))""",
+            PRIMARY KEY (month, kind, subject, measure))
+            WITH (fillfactor = 50)""",  # room on each page, so the per-batch upserts are HOT updates
         f"""CREATE TABLE {schema}.checkpoint (
             id int PRIMARY KEY CHECK (id = 1),
             position bigint NOT NULL,
             policy_version text NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT clock_timestamp())""",
         f"INSERT INTO {schema}.checkpoint (id, position, policy_version) VALUES (1, 0, '')",
+    ] + (secondary_index_ddl(schema) if secondary_indexes else [])
+
+
+def secondary_index_ddl(schema: str) -> list[str]:
+    """The indexes readers use and the fold does not."""
+    return [
+        f"CREATE INDEX ON {schema}.lines (month, unit_id) WHERE officer_id IS NULL",
+        f"CREATE INDEX ON {schema}.lines (officer_id, month) WHERE officer_id IS NOT NULL",
+        f"CREATE INDEX ON {schema}.facts (month, unit_id)",
     ]
 
 

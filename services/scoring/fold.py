@@ -6,6 +6,7 @@ what-if all call this one function; every number comes from the policy.
 
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
 from immutables import Map
@@ -96,7 +97,11 @@ _EMPTY = Map()
 
 
 class FoldState(NamedTuple):
-    """Everything the fold remembers between events; immutable (persistent maps, `_replace`)."""
+    """Everything the fold remembers between events; immutable (persistent maps).
+
+    Handlers build the next state positionally, `FoldState(units, items, …)`: the fold runs once per
+    event over millions of events, and NamedTuple `_replace` costs several times a plain construction.
+    """
 
     units: Map = _EMPTY          # unit_id -> Unit
     items: Map = _EMPTY          # item_id -> Item (the projector keeps only those the next chunk reads)
@@ -108,10 +113,18 @@ class FoldState(NamedTuple):
 
 def split_reward(total: Decimal, authors: int) -> list[Decimal]:
     """Even shares rounded down to the cent; the leftover cents go to the first author."""
+    return list(_shares(str(total), authors))
+
+
+@lru_cache(maxsize=1024)
+def _shares(total_text: str, authors: int) -> tuple[Decimal, ...]:
+    # A handful of (amount, authors) pairs recur millions of times: the Decimal arithmetic once each.
+    # Keyed by the amount's text, since Decimal("50") == Decimal("50.00") but they print differently.
     if authors == 0:
-        return []
+        return ()
+    total = Decimal(total_text)
     share = (total / authors).quantize(CENT, rounding=ROUND_DOWN)
-    return [total - share * (authors - 1)] + [share] * (authors - 1)
+    return (total - share * (authors - 1),) + (share,) * (authors - 1)
 
 
 def _effect_lines(event: LogEvent, policy: Policy, effect: Effect, *, unit_id: str, officers: tuple[str, ...],
@@ -119,7 +132,7 @@ def _effect_lines(event: LogEvent, policy: Policy, effect: Effect, *, unit_id: s
     """The unit's line and one line per named officer: full points each, money split among them."""
     points = effect.points if points is None else points
     note = event.data.get("note")
-    shares = split_reward(effect.yuan, len(officers)) if split_money else [ZERO] * len(officers)
+    shares = _shares(str(effect.yuan), len(officers)) if split_money else (ZERO,) * len(officers)
     lines = [Line(event.event_id, 0, event.position, event.occurred_at, event.month, unit_id, None, effect.clause,
                   effect.reward_clause, points, effect.yuan, officers, item_id, note, policy.version)]
     for seq, (officer_id, share) in enumerate(zip(officers, shares), start=1):
@@ -128,7 +141,7 @@ def _effect_lines(event: LogEvent, policy: Policy, effect: Effect, *, unit_id: s
     return lines
 
 
-def _count(state: FoldState, unit_id: str, month: int, *, submitted: int = 0, adopted: int = 0) -> Map:
+def _count(state: FoldState, unit_id: str, month: int, submitted: int, adopted: int) -> Map:
     old_submitted, old_adopted = state.month_counts.get((unit_id, month), (0, 0))
     return state.month_counts.set((unit_id, month), (old_submitted + submitted, old_adopted + adopted))
 
@@ -143,7 +156,9 @@ def _deduction_effect(policy: Policy, clause_id: str, points: int | None = None)
 def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
     d = event.data
     row = ("units", (d["unit_id"], d["name"], d["kind"], event.occurred_at, event.position))
-    return state._replace(units=state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))), Outcome(rows=(row,))
+    units = state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))
+    return FoldState(units, state.items, state.targets, state.month_counts, state.adoptions, state.closes), \
+        Outcome(rows=(row,))
 
 
 def _officer_registered(state: FoldState, event: LogEvent, _policy: Policy):
@@ -157,7 +172,8 @@ def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
     month = d.get("month") or 0
     row = ("targets", (event.position, d["unit_id"], d["year"], month, d["submissions"], d["adoptions"]))
     targets = state.targets.set((d["unit_id"], d["year"], month), (d["submissions"], d["adoptions"]))
-    return state._replace(targets=targets), Outcome(rows=(row,))
+    return FoldState(state.units, state.items, targets, state.month_counts, state.adoptions, state.closes), \
+        Outcome(rows=(row,))
 
 
 def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
@@ -165,8 +181,9 @@ def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
     authors = tuple(d.get("authors", ()))
     row = ("items", (d["item_id"], d["unit_id"], d["title"], d["kind"], list(authors), event.month, event.position))
     fact = Fact(event.event_id, event.position, event.month, d["unit_id"], "submitted", None, d["item_id"], authors)
-    new_state = state._replace(items=state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
-                        month_counts=_count(state, d["unit_id"], event.month, submitted=1))
+    new_state = FoldState(state.units, state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
+                          state.targets, _count(state, d["unit_id"], event.month, 1, 0), state.adoptions,
+                          state.closes)
     return new_state, Outcome(facts=(fact,), rows=(row,))
 
 
@@ -182,8 +199,8 @@ def _item_adopted(state: FoldState, event: LogEvent, policy: Policy):
                           None, contribution, None, points, ZERO, (), d["item_id"], None, policy.version))
     fact = Fact(event.event_id, event.position, event.month, item.unit_id, "adopted", d["channel"], d["item_id"],
                 item.authors)
-    new_state = state._replace(month_counts=_count(state, item.unit_id, event.month, adopted=1),
-                        adoptions=state.adoptions.set(event.event_id, (item.unit_id, event.month)))
+    new_state = FoldState(state.units, state.items, state.targets, _count(state, item.unit_id, event.month, 0, 1),
+                          state.adoptions.set(event.event_id, (item.unit_id, event.month)), state.closes)
     return new_state, Outcome(lines=tuple(lines), facts=(fact,))
 
 
@@ -227,8 +244,8 @@ def _revoke(state: FoldState, event: LogEvent, target_event_id: str) -> tuple[Fo
     counted = state.adoptions.get(target_event_id)
     if counted is not None:
         unit_id, month = counted
-        state = state._replace(adoptions=state.adoptions.delete(target_event_id),
-                        month_counts=_count(state, unit_id, month, adopted=-1))
+        state = FoldState(state.units, state.items, state.targets, _count(state, unit_id, month, 0, -1),
+                          state.adoptions.delete(target_event_id), state.closes)
     return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position),))
 
 
@@ -271,14 +288,18 @@ def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
             points = 0
         lines.append(Line(event.event_id, len(lines), event.position, event.occurred_at, key, unit_id, None, clause_id,
                           None, points, ZERO, (), None, note, policy.version))
-    return state._replace(closes=state.closes.set(key, event.event_id)), Outcome(lines=tuple(lines))
+    closes = state.closes.set(key, event.event_id)
+    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), \
+        Outcome(lines=tuple(lines))
 
 
 def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
     key = event.data["year"] * 100 + event.data["month"]
     close_id = state.closes[key]
     revocation = Revocation(close_id, event.event_id, event.position)
-    return state._replace(closes=state.closes.delete(key)), Outcome(revocations=(revocation,))
+    closes = state.closes.delete(key)
+    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), \
+        Outcome(revocations=(revocation,))
 
 
 def _no_effect(state: FoldState, _event: LogEvent, _policy: Policy):

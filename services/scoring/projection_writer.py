@@ -19,11 +19,16 @@ ROW_COLUMNS = {
 
 
 async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, position: int, policy_version: str,
-                         notify: bool = True) -> None:
-    """Store a batch's outcomes and move the checkpoint to `position`; the caller owns the transaction."""
+                         notify: bool = True, totals: "Totals | None" = None) -> None:
+    """Store a batch's outcomes and move the checkpoint to `position`; the caller owns the transaction.
+
+    With `totals`, the batch's changes to the running sums are added to it instead of written: the
+    caller writes them later (a rebuild, once for many batches, before the generation is used).
+    """
     lines, facts, revocations = [], [], []
     rows: dict[str, list[tuple]] = {table: [] for table in ROW_COLUMNS}
-    totals = Totals()
+    deferred = totals is not None
+    totals = totals if deferred else Totals()
     for outcome in outcomes:
         lines.extend(outcome.lines)  # a Line's fields are LINE_COLUMNS in order: it is a COPY row
         facts.extend(outcome.facts)  # likewise FACT_COLUMNS
@@ -54,7 +59,8 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
             "WHERE f.event_id = r.target AND f.revoked_by IS NULL "
             "RETURNING f.month, f.unit_id, f.fact, f.channel, f.officer_ids", *targets)
         totals.add_facts((tuple(row) for row in revoked_facts), sign=-1)
-    await totals.write(conn, schema)
+    if not deferred:
+        await totals.write(conn, schema)
     await conn.execute(
         f"UPDATE {schema}.checkpoint SET position = $1, policy_version = $2, updated_at = clock_timestamp()",
         position, policy_version,
@@ -67,20 +73,24 @@ class Totals:
     """Changes to the running sums of a batch, added up before one upsert."""
 
     def __init__(self) -> None:
-        self.deltas: dict[tuple[str, str, int, str], Decimal] = defaultdict(Decimal)
+        # ints for counts and points (cheaper than Decimal arithmetic), Decimal once a reward is added
+        self.deltas: dict[tuple[str, str, int, str], int | Decimal] = defaultdict(int)
+
+    def __len__(self) -> int:
+        return len(self.deltas)
 
     def add_lines(self, lines: Iterable[tuple], *, sign: int) -> None:
         """(month, unit_id, officer_id, points, reward_yuan) of lines added (+1) or revoked (-1)."""
         deltas = self.deltas
         for month, unit_id, officer_id, points, reward in lines:
-            key = ("o", officer_id) if officer_id is not None else ("u", unit_id)
-            deltas[(*key, month, "lines")] += sign
+            kind, subject = ("u", unit_id) if officer_id is None else ("o", officer_id)
+            deltas[(kind, subject, month, "lines")] += sign
             if points > 0:
-                deltas[(*key, month, "award")] += sign * points
+                deltas[(kind, subject, month, "award")] += sign * points
             elif points < 0:
-                deltas[(*key, month, "deduction")] -= sign * points
+                deltas[(kind, subject, month, "deduction")] -= sign * points
             if reward:
-                deltas[(*key, month, "reward")] += sign * reward
+                deltas[(kind, subject, month, "reward")] += sign * reward
 
     def add_facts(self, facts: Iterable[tuple], *, sign: int) -> None:
         """(month, unit_id, fact, channel, officer_ids) of facts added (+1) or revoked (-1)."""
@@ -97,12 +107,20 @@ class Totals:
                 deltas[("u", unit_id, month, f"endorsed:{channel}")] += sign
 
     async def write(self, conn, schema: str) -> None:
-        changed = [(key, value) for key, value in self.deltas.items() if value]
-        if not changed:
+        """Add the changes to the stored sums (the caller owns the transaction), then forget them."""
+        kinds, subjects, months, measures, values = [], [], [], [], []
+        for (kind, subject, month, measure), value in self.deltas.items():
+            if value:
+                kinds.append(kind)
+                subjects.append(subject)
+                months.append(month)
+                measures.append(measure)
+                values.append(value)
+        self.deltas.clear()
+        if not values:
             return
-        columns = list(zip(*(key for key, _ in changed)))
         await conn.execute(
             f"INSERT INTO {schema}.totals AS t (kind, subject, month, measure, value) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::numeric[]) "
             "ON CONFLICT (month, kind, subject, measure) DO UPDATE SET value = t.value + EXCLUDED.value",
-            list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]), [value for _, value in changed])
+            kinds, subjects, months, measures, values)

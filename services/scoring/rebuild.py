@@ -38,11 +38,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.db import connect_raw
 from shared.eventstore import PROJECTION_CHANNEL
-from shared.projection_schema import generation_ddl, switch_views_ddl
-from services.scoring.fold import LogEvent
+from shared.projection_schema import generation_ddl, secondary_index_ddl, switch_views_ddl
+from services.scoring.fold import LogEvent, Outcome
 from services.scoring.folding import ChunkFolder
-from services.scoring.log_reader import read_chunk, stream_log
-from services.scoring.projection_writer import write_outcomes
+from services.scoring.log_reader import read_chunk
+from services.scoring.projection_writer import Totals, write_outcomes
 
 log = logging.getLogger("kaohe.rebuild")
 REBUILD_CHANNEL = "kaohe_rebuild"
@@ -51,6 +51,8 @@ _GENERATION = re.compile(r"^proj_g[0-9]+$")
 READER_ROLE = "kaohe_reporting"  # migration 0003; its tables come with default privileges
 SWITCH_LOCK_TIMEOUT = "1s"  # readers queue behind the switch while it waits: keep it short, retry
 _HEAD = "SELECT coalesce(max(global_position), 0) FROM eventlog.events"
+BULK_BATCHES = 10  # a bulk chunk (one transaction) is this many projector batches; three are in memory
+TOTALS_FLUSH = 200_000  # running-sum changes kept in memory before the bulk writes them
 
 
 async def request_rebuild(conn: AsyncConnection, *, requested_by: str) -> str:
@@ -169,22 +171,43 @@ class Rebuilds:
     async def _bulk(self, build: Build) -> None:
         p = self.projector
         conn = await connect_raw(p.url, role=p.role)
+        reader = await connect_raw(p.url, role=p.role)  # the log and hydration, while `conn` writes
         try:
+            # Bulk commits need not wait for the disk: a crash mid-rebuild starts the job again from
+            # nothing (the half-built generation is dropped), so a lost tail of commits loses nothing.
+            # Only this connection's bulk phase: the switch, on the projector's connection, commits
+            # synchronously, and flushing its commit record flushes all of this WAL before it.
+            await conn.execute("SET synchronous_commit = off")
             number = await conn.fetchval("SELECT nextval('scoring.generation_seq')")
-            # Kept whole in memory, as the projector keeps its state (no cache limit).
             build.folder = ChunkFolder(p.policies, f"proj_g{number}", cache_limit=p.cache_limit)
             build.started = time.monotonic()
             async with conn.transaction():
-                for statement in generation_ddl(build.schema):
+                for statement in generation_ddl(build.schema, secondary_indexes=False):
                     await conn.execute(statement)
                 await conn.execute(f"GRANT USAGE ON SCHEMA {build.schema} TO {READER_ROLE}")
                 await conn.execute("UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
                                    "WHERE job_id = $1::uuid", build.job_id, build.schema)
             log.info("rebuild %s: folding the log into %s", build.job_id, build.schema)
+            # The running sums are added up in memory across chunks and written in large batches,
+            # the last one before the secondary indexes: until then the generation's totals lag its
+            # checkpoint, which no one sees (it is not active, and a restart rebuilds it whole).
+            totals = Totals()
+
+            async def write(events: list[LogEvent], outcomes: list[Outcome]) -> None:
+                async with conn.transaction():
+                    await write_outcomes(conn, build.schema, outcomes, position=events[-1].position,
+                                         policy_version=p.policies.current.version, notify=False, totals=totals)
+                    if len(totals) > TOTALS_FLUSH:
+                        await totals.write(conn, build.schema)
+                    build.position = events[-1].position
+                    build.processed += len(events)
+                    build.total = max(build.total, build.processed)
+                    await _progress(conn, build)
+
             previous_gap = None
             while True:
-                head = await conn.fetchval(_HEAD)
-                build.total = build.processed + await conn.fetchval(
+                head = await reader.fetchval(_HEAD)
+                build.total = build.processed + await reader.fetchval(
                     "SELECT count(*) FROM eventlog.events WHERE global_position > $1 AND global_position <= $2",
                     build.position, head)
                 gap = head - build.position
@@ -193,11 +216,15 @@ class Rebuilds:
                 if gap <= p.batch_size or (previous_gap is not None and gap >= previous_gap):
                     break
                 previous_gap = gap
-                async for events in stream_log(conn, zone=p.zone, after=build.position, until=head,
-                                               chunk=p.batch_size):
-                    await self._fold_chunks(conn, build, events)
-                    await asyncio.sleep(0)  # the fold is CPU work: let the API and the projector run
+                # (the fold turns the event loop every few hundred events: the API and the projector run)
+                await build.folder.fold_log(reader, zone=p.zone, after=build.position, until=head,
+                                            chunk=p.batch_size * BULK_BATCHES, write=write)
+            async with conn.transaction():
+                await totals.write(conn, build.schema)
+                for statement in secondary_index_ddl(build.schema):
+                    await conn.execute(statement)
         finally:
+            await reader.close()
             await conn.close()
             p.wake()  # the projector loop finishes (or fails) the job
 
