@@ -1,5 +1,6 @@
 """Append one event or a batch: idempotency, checks, then the append, all in one transaction."""
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -86,7 +87,14 @@ async def append_events(
 async def _append_once(engine, events, hashes, *, policies, zone, actor, batch, committer) -> list[Appended]:
     """Check against what is stored, then append: with the group committer when given (its own
     transaction; a race surfaces as IntegrityError), else in the transaction that checked."""
-    async with engine.begin() as conn:
+    async with contextlib.AsyncExitStack() as stack:
+        if committer is None:
+            conn = await stack.enter_async_context(engine.begin())
+        else:
+            # The checks need no transaction of their own: what they read is either immutable or
+            # re-checked by the unique keys at the INSERT. Autocommit saves the BEGIN and COMMIT.
+            conn = await stack.enter_async_context(engine.connect())
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         stored = await eventstore.find_events(conn, [e.event_id for e in events if e.event_id is not None])
         answers: list[Appended | None] = [None] * len(events)
         errors: list[tuple[int, Problem]] = []
