@@ -11,6 +11,7 @@ running sums written at the end, asynchronous commits, secondary indexes built l
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import time
 
@@ -96,12 +97,35 @@ class _Timed:
         return timed
 
 
-async def _pipeline(conn, url: str, folder: ChunkFolder, zone, chunk: int, version: str):
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes (the PostgreSQL backends of the run), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+async def _pipeline(conn, url: str, folder: ChunkFolder, zone, chunk: int, version: str, backends: list[int],
+                    indexes: bool = True):
     """The rebuild's bulk phase: `fold_log` with deferred totals, asynchronous commits, indexes last."""
     from services.scoring.projection_writer import Totals
     from shared.projection_schema import secondary_index_ddl
 
     reader = await connect_raw(url)
+    backends.append(await reader.fetchval("SELECT pg_backend_pid()"))
     await conn.execute("SET synchronous_commit = off")
     totals, done = Totals(), [0]
     times = {"write": 0.0, "finish": 0.0}
@@ -121,7 +145,7 @@ async def _pipeline(conn, url: str, folder: ChunkFolder, zone, chunk: int, versi
         started = time.perf_counter()
         async with conn.transaction():
             await totals.write(conn, SCHEMA)
-            for statement in secondary_index_ddl(SCHEMA):
+            for statement in secondary_index_ddl(SCHEMA) if indexes else ():
                 await conn.execute(statement)
         times["finish"] = time.perf_counter() - started
     finally:
@@ -135,6 +159,7 @@ async def main() -> None:
     parser.add_argument("--chunk", type=int, default=5000)
     parser.add_argument("--mode", choices=("loop", "pipeline"), default="loop")
     parser.add_argument("--prof", action="store_true")
+    parser.add_argument("--indexes-first", action="store_true", help="pipeline: secondary indexes before the load")
     parser.add_argument("--reload", action="store_true")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--statements", action="store_true", help="time each statement kind of the write")
@@ -144,28 +169,32 @@ async def main() -> None:
     policies = load_policies(settings.policy_dir)
     conn = await connect_raw(url)
     await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-    for statement in generation_ddl(SCHEMA, secondary_indexes=args.mode == "loop"):
+    for statement in generation_ddl(SCHEMA, secondary_indexes=args.mode == "loop" or args.indexes_first):
         await conn.execute(statement)
     folder = ChunkFolder(policies, SCHEMA)
     spent: dict[str, float] = {}
     if args.statements:
         conn = _Timed(conn, spent)
+    backends = [await conn.fetchval("SELECT pg_backend_pid()")]
     profile = cProfile.Profile()
     if args.prof:
         profile.enable()
-    started = time.perf_counter()
+    started, cpu, pg_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(backends)
     try:
         if args.mode == "loop":
             processed, times = await _loop(conn, folder, settings.zone, args.chunk, policies.current.version)
         else:
-            processed, times = await _pipeline(conn, url, folder, settings.zone, args.chunk, policies.current.version)
+            processed, times = await _pipeline(conn, url, folder, settings.zone, args.chunk, policies.current.version,
+                                               backends, indexes=not args.indexes_first)
         seconds = time.perf_counter() - started
+        cpu, pg_cpu = time.process_time() - cpu, _cpu_seconds(backends) - pg_cpu
     finally:
         profile.disable()
         await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         await conn.close()
     parts = "  ".join(f"{k} {v:.2f}s" for k, v in times.items())
-    print(f"{args.mode} chunk {args.chunk}: {processed:,} events in {seconds:.2f}s = {processed / seconds:,.0f}/s  {parts}")
+    print(f"{args.mode} chunk {args.chunk}: {processed:,} events in {seconds:.2f}s = {processed / seconds:,.0f}/s  {parts}"
+          f"  | cpu: python {cpu:.2f}s postgres {pg_cpu:.2f}s  | peak RSS {_peak_rss_mib()} MiB")
     for key, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {seconds:7.2f}s  {key}")
     if args.prof:

@@ -36,8 +36,18 @@ def local_month(moment: datetime, zone: ZoneInfo) -> int:
 async def read_chunk(conn, *, after: int, until: int, limit: int, zone: ZoneInfo) -> list[LogEvent]:
     """Up to `limit` events with after < position <= until."""
     rows = await conn.fetch(_SELECT, after, until, limit)
-    return [LogEvent(event_id, position, type_name, occurred_at, local_month(occurred_at, zone), data)
-            for event_id, position, type_name, occurred_at, data in rows]
+    starts, keys = _month_starts(zone)
+    events, low, high, month = [], 0.0, 0.0, 0
+    for event_id, position, type_name, occurred_at, data in rows:
+        moment = occurred_at.timestamp()
+        if not low <= moment < high:  # the log runs in time order, mostly: the month of the one before
+            index = bisect_right(starts, moment) - 1
+            if 0 <= index < len(keys) - 1:
+                low, high, month = starts[index], starts[index + 1], keys[index]
+            else:
+                low, high, month = 0.0, 0.0, local_month(occurred_at, zone)
+        events.append(LogEvent(event_id, position, type_name, occurred_at, month, data))
+    return events
 
 
 async def stream_log(conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None,

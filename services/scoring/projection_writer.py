@@ -1,7 +1,7 @@
 """Write the fold's outcomes into one projection generation, with the checkpoint, in one transaction."""
 
 from collections import defaultdict
-from decimal import Decimal
+from operator import attrgetter
 from typing import Iterable, Sequence
 
 from shared.eventstore import PROJECTION_CHANNEL
@@ -17,6 +17,10 @@ ROW_COLUMNS = {
     "targets": ("global_position", "unit_id", "year", "month", "submissions", "adoptions"),
 }
 
+# what the running sums read of a Line and of a Fact (the same order as the RETURNING of a revocation)
+_LINE_TOTALS = attrgetter("month", "unit_id", "officer_id", "points", "reward_yuan")
+_FACT_TOTALS = attrgetter("month", "unit_id", "fact", "channel", "officer_ids")
+
 
 async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, position: int, policy_version: str,
                          notify: bool = True, totals: "Totals | None" = None) -> None:
@@ -30,9 +34,12 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
     deferred = totals is not None
     totals = totals if deferred else Totals()
     for outcome in outcomes:
-        lines.extend(outcome.lines)  # a Line's fields are LINE_COLUMNS in order: it is a COPY row
-        facts.extend(outcome.facts)  # likewise FACT_COLUMNS
-        revocations.extend(outcome.revocations)
+        if outcome.lines:
+            lines += outcome.lines  # a Line's fields are LINE_COLUMNS in order: it is a COPY row
+        if outcome.facts:
+            facts += outcome.facts  # likewise FACT_COLUMNS
+        if outcome.revocations:
+            revocations += outcome.revocations
         for table, row in outcome.rows:
             rows[table].append(row)
     for table, records in rows.items():
@@ -40,10 +47,10 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
             await conn.copy_records_to_table(table, schema_name=schema, records=records, columns=ROW_COLUMNS[table])
     if lines:
         await conn.copy_records_to_table("lines", schema_name=schema, records=lines, columns=LINE_COLUMNS)
-        totals.add_lines(((l.month, l.unit_id, l.officer_id, l.points, l.reward_yuan) for l in lines), sign=1)
+        totals.add_lines(map(_LINE_TOTALS, lines), sign=1)
     if facts:
         await conn.copy_records_to_table("facts", schema_name=schema, records=facts, columns=FACT_COLUMNS)
-        totals.add_facts(((f.month, f.unit_id, f.fact, f.channel, f.officer_ids) for f in facts), sign=1)
+        totals.add_facts(map(_FACT_TOTALS, facts), sign=1)
     if revocations:
         targets = ([r.target_event_id for r in revocations], [r.revoked_by for r in revocations],
                    [r.position for r in revocations])
@@ -52,13 +59,13 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
             "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
             "WHERE l.event_id = r.target AND l.revoked_by IS NULL "
             "RETURNING l.month, l.unit_id, l.officer_id, l.points, l.reward_yuan", *targets)
-        totals.add_lines((tuple(row) for row in revoked_lines), sign=-1)
+        totals.add_lines(revoked_lines, sign=-1)
         revoked_facts = await conn.fetch(
             f"UPDATE {schema}.facts AS f SET revoked_by = r.by, revoked_position = r.pos "
             "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
             "WHERE f.event_id = r.target AND f.revoked_by IS NULL "
             "RETURNING f.month, f.unit_id, f.fact, f.channel, f.officer_ids", *targets)
-        totals.add_facts((tuple(row) for row in revoked_facts), sign=-1)
+        totals.add_facts(revoked_facts, sign=-1)
     if not deferred:
         await totals.write(conn, schema)
     await conn.execute(
@@ -70,27 +77,35 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
 
 
 class Totals:
-    """Changes to the running sums of a batch, added up before one upsert."""
+    """Changes to the running sums of a batch, added up before one upsert.
+
+    Lines change four measures of one (kind, subject, month) at once, kept together in a list (one
+    dictionary look-up per line); facts change measures named after their channel or level. Counts
+    and points stay ints (cheaper than Decimal arithmetic) until a reward makes them Decimal.
+    """
 
     def __init__(self) -> None:
-        # ints for counts and points (cheaper than Decimal arithmetic), Decimal once a reward is added
-        self.deltas: dict[tuple[str, str, int, str], int | Decimal] = defaultdict(int)
+        self.line_sums: dict[tuple[str, str, int], list] = {}  # -> [lines, award, deduction, reward]
+        self.deltas: dict[tuple[str, str, int, str], int] = defaultdict(int)
 
     def __len__(self) -> int:
-        return len(self.deltas)
+        return 4 * len(self.line_sums) + len(self.deltas)
 
     def add_lines(self, lines: Iterable[tuple], *, sign: int) -> None:
         """(month, unit_id, officer_id, points, reward_yuan) of lines added (+1) or revoked (-1)."""
-        deltas = self.deltas
+        sums = self.line_sums
         for month, unit_id, officer_id, points, reward in lines:
-            kind, subject = ("u", unit_id) if officer_id is None else ("o", officer_id)
-            deltas[(kind, subject, month, "lines")] += sign
+            key = ("u", unit_id, month) if officer_id is None else ("o", officer_id, month)
+            found = sums.get(key)
+            if found is None:
+                found = sums[key] = [0, 0, 0, 0]
+            found[0] += sign
             if points > 0:
-                deltas[(kind, subject, month, "award")] += sign * points
+                found[1] += sign * points
             elif points < 0:
-                deltas[(kind, subject, month, "deduction")] -= sign * points
+                found[2] -= sign * points
             if reward:
-                deltas[(kind, subject, month, "reward")] += sign * reward
+                found[3] += sign * reward
 
     def add_facts(self, facts: Iterable[tuple], *, sign: int) -> None:
         """(month, unit_id, fact, channel, officer_ids) of facts added (+1) or revoked (-1)."""
@@ -109,6 +124,14 @@ class Totals:
     async def write(self, conn, schema: str) -> None:
         """Add the changes to the stored sums (the caller owns the transaction), then forget them."""
         kinds, subjects, months, measures, values = [], [], [], [], []
+        for (kind, subject, month), found in self.line_sums.items():
+            for measure, value in zip(_LINE_MEASURES, found):
+                if value:
+                    kinds.append(kind)
+                    subjects.append(subject)
+                    months.append(month)
+                    measures.append(measure)
+                    values.append(value)
         for (kind, subject, month, measure), value in self.deltas.items():
             if value:
                 kinds.append(kind)
@@ -116,6 +139,7 @@ class Totals:
                 months.append(month)
                 measures.append(measure)
                 values.append(value)
+        self.line_sums.clear()
         self.deltas.clear()
         if not values:
             return
@@ -124,3 +148,6 @@ class Totals:
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::numeric[]) "
             "ON CONFLICT (month, kind, subject, measure) DO UPDATE SET value = t.value + EXCLUDED.value",
             kinds, subjects, months, measures, values)
+
+
+_LINE_MEASURES = ("lines", "award", "deduction", "reward")
