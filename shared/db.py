@@ -17,11 +17,15 @@ def _role_settings(role: str | None) -> dict[str, str]:
 
 def make_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> AsyncEngine:
     """An async engine; with `role`, every connection works as that database role."""
+    # A fixed pool: under load, requests wait for a connection rather than open and close overflow
+    # connections (each new one costs a connect and the driver's type introspection). No pre-ping
+    # (a round trip per checkout): after a database restart a stale connection fails once, the
+    # request answers 503, and SQLAlchemy invalidates the pool on that disconnect.
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
+        pool_timeout=30,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
         connect_args={"server_settings": _role_settings(role)},
