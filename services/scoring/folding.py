@@ -24,7 +24,7 @@ from services.scoring.fold import FoldState, Item, LogEvent, Outcome, Unit, appl
 from services.scoring.log_reader import read_chunk
 
 CACHE_LIMIT = 50_000
-YIELD_EVERY = 500  # events folded between two turns of the event loop (a write in flight moves on)
+YIELD_EVERY = 100  # events folded between two turns of the event loop (a write in flight moves on)
 _ITEM_READERS = frozenset({"item.adopted", "item.endorsed"})
 _REVOKERS = {"event.revoked": "target_event_id", "unit.dispute-resolved": "deduction_event_id"}
 
