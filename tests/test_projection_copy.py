@@ -1,4 +1,4 @@
-"""Lines and facts COPYed as text store exactly what the binary COPY stores, whatever their values."""
+"""Lines, facts and items COPYed as text store exactly what the binary COPY stores, whatever their values."""
 
 import uuid
 from datetime import datetime, timezone
@@ -7,7 +7,8 @@ from decimal import Decimal
 from shared.db import connect_raw
 from shared.projection_schema import generation_ddl
 from services.scoring.fold import Fact, Line
-from services.scoring.projection_writer import FACT_COLUMNS, LINE_COLUMNS, _as_text, _copy, _facts_text, _lines_text
+from services.scoring.projection_writer import (FACT_COLUMNS, LINE_COLUMNS, ROW_COLUMNS, _as_text, _copy, _facts_text,
+                                                _items_text, _lines_text)
 
 AT = datetime(2026, 3, 31, 16, 30, 0, 123456, tzinfo=timezone.utc)
 PLAIN = ["plain", "中文，备注", "a,b", "{braces}", "NULL", " spaced ", ""]  # text COPY as they are
@@ -18,6 +19,10 @@ def _line(i: int, text: str | None, officers: tuple[str, ...]) -> Line:
     return Line(str(uuid.UUID(int=i)), 0, i, AT, 202604, f"U{i}", officers[0] if officers else None, "A1",
                 None if i % 2 else "R1", -i, Decimal("12.34") if i % 3 else Decimal("0.00"), officers,
                 None if i % 4 else f"I{i}", text, "2026.1")
+
+
+def _item(i: int, title: str, authors: list[str]) -> tuple:
+    return (f"I{i}", f"U{i}", title, "single", authors, 202604, i)
 
 
 def _fact(i: int, channel: str | None, officers: tuple[str, ...]) -> Fact:
@@ -33,6 +38,9 @@ async def _stored(conn, schema: str, table: str, records: list, columns: tuple[s
     return await conn.fetch(f"SELECT * FROM {schema}.{table} ORDER BY global_position")
 
 
+ITEM_COLUMNS = ROW_COLUMNS["items"]
+
+
 async def test_text_copy_stores_what_binary_copy_stores(database_url):
     conn = await connect_raw(database_url)
     try:
@@ -40,9 +48,13 @@ async def test_text_copy_stores_what_binary_copy_stores(database_url):
             await conn.execute(statement)
         plain_lines = [_line(i, None if i % 5 else "备注", ("O1", "O 2") if i % 2 else ()) for i in range(1, 50)]
         plain_facts = [_fact(i, None if i % 2 else "city", ("O1",) * (i % 3)) for i in range(1, 50)]
+        plain_items = [_item(i, "关于工作情况的报告", ["O1"] * (i % 3)) for i in range(1, 50)]
         cases = []
         for n, text in enumerate(PLAIN + AWKWARD, start=100):
             lines, facts = plain_lines + [_line(n, text, (text, "O1"))], plain_facts + [_fact(n, text, (text,))]
+            items = plain_items + [_item(n, text, [text])]
+            assert (_as_text(items, ITEM_COLUMNS, _items_text) is None) == (text in AWKWARD)
+            cases.append(("items", items, ITEM_COLUMNS, _items_text))
             assert (_as_text(lines, LINE_COLUMNS, _lines_text) is None) == (text in AWKWARD)
             assert (_as_text(facts, FACT_COLUMNS, _facts_text) is None) == (text in AWKWARD)
             cases += [("lines", lines, LINE_COLUMNS, _lines_text), ("facts", facts, FACT_COLUMNS, _facts_text)]

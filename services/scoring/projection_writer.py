@@ -43,7 +43,9 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
         for table, row in outcome.rows:
             rows[table].append(row)
     for table, records in rows.items():
-        if records:
+        if table == "items" and records:
+            await _copy(conn, schema, "items", records, ROW_COLUMNS["items"], _items_text)
+        elif records:
             await conn.copy_records_to_table(table, schema_name=schema, records=records, columns=ROW_COLUMNS[table])
     if lines:
         await _copy(conn, schema, "lines", lines, LINE_COLUMNS, _lines_text)
@@ -79,7 +81,7 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
 async def _copy(conn, schema: str, table: str, records: list[tuple], columns: tuple[str, ...], encode) -> None:
     """COPY rows in PostgreSQL's text format when they encode plainly, else in binary.
 
-    Lines and facts are most of what a rebuild writes, and formatting them as text costs less than
+    Lines, facts and items are most of what a rebuild writes, and formatting them as text costs less than
     half of asyncpg's binary encoding. The text is built without escaping, then checked: every tab,
     newline and backslash and every double quote must be one the encoder put there (field and row
     separators, the NULL marker backslash-N, the quotes around array elements). A value of the fold with
@@ -109,7 +111,7 @@ def _as_text(records: list[tuple], columns: tuple[str, ...], encode) -> bytes | 
 _NULL = "\\N"
 
 
-def _array(values: tuple[str, ...]) -> str:
+def _array(values: tuple[str, ...] | list[str]) -> str:
     return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
@@ -139,6 +141,15 @@ def _facts_text(facts: list[tuple]) -> tuple[str, int, int]:
         rows.append(f"{event_id}\t{position}\t{month}\t{unit_id}\t{fact}\t{_NULL if channel is None else channel}\t"
                     f"{item_id}\t{_array(officer_ids)}\n")
     return "".join(rows), nulls, elements
+
+
+def _items_text(items: list[tuple]) -> tuple[str, int, int]:
+    """Item rows as COPY text (ROW_COLUMNS["items"]), no NULLs, and the number of array elements."""
+    rows, elements = [], 0
+    for item_id, unit_id, title, kind, authors, month, position in items:
+        elements += len(authors)
+        rows.append(f"{item_id}\t{unit_id}\t{title}\t{kind}\t{_array(authors)}\t{month}\t{position}\n")
+    return "".join(rows), 0, elements
 
 
 class Totals:
