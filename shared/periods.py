@@ -75,10 +75,6 @@ def month_key(moment: datetime, zone: ZoneInfo) -> int:
     return local.year * 100 + local.month
 
 
-def month_period(year: int, month: int) -> Period:
-    return Period(f"{year:04d}-{month:02d}", year, month, month)
-
-
 def next_month_start(year: int, month: int, zone: ZoneInfo) -> datetime:
     if month == 12:
         return datetime(year + 1, 1, 1, tzinfo=zone)

@@ -4,7 +4,7 @@ Used by the audit replay check, what-if and the tests that compare projection wi
 """
 
 from dataclasses import dataclass, field
-from typing import AsyncIterable, Iterable
+from typing import Iterable
 
 from shared.policy import PolicySet
 from services.scoring.fold import Fact, FoldState, Line, LogEvent, apply
@@ -32,10 +32,3 @@ class Replay:
 
     def counts(self, line: Line) -> bool:
         return line.event_id not in self.revoked
-
-
-async def replay_log(chunks: AsyncIterable[list[LogEvent]], policies: PolicySet) -> Replay:
-    replay = Replay()
-    async for events in chunks:
-        replay.feed(events, policies)
-    return replay
