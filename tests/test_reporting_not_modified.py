@@ -1,0 +1,51 @@
+"""Polls with a current ETag get 304 before routing — but only callers the route would serve."""
+
+import asyncio
+
+from shared.auth import create_key
+from shared.db import make_engine
+
+
+async def _key(database_url: str, role: str) -> str:
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        key = await create_key(conn, role=role, name=f"test-{role}")
+    await engine.dispose()
+    return key
+
+
+async def test_a_current_etag_is_304_for_a_reader_and_never_for_a_caller_the_route_refuses(kaohe, database_url):
+    await kaohe.post("unit.registered", {"unit_id": "U1", "name": "区发改委", "kind": "department"})
+    await kaohe.settled()
+    first = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"})
+    etag = first.headers["etag"]
+    viewer = await _key(database_url, "viewer")
+    platform = await _key(database_url, "platform")
+
+    for key in (None, viewer):  # None: the admin key the harness sends
+        headers = {"If-None-Match": etag, **({"Authorization": f"Bearer {key}"} if key else {})}
+        again = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"}, headers=headers)
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        assert again.headers["cache-control"] == "no-cache" and again.headers["x-request-id"]
+
+    refused = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"},
+                                        headers={"If-None-Match": etag, "Authorization": f"Bearer {platform}"})
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    unknown = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"},
+                                        headers={"If-None-Match": etag, "Authorization": "Bearer kh_nobody_x"})
+    assert unknown.status_code == 401
+
+    other_query = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026-Q1"},
+                                            headers={"If-None-Match": etag})
+    assert other_query.status_code == 200 and other_query.headers["etag"] != etag
+
+    await kaohe.post("unit.registered", {"unit_id": "U2", "name": "区财政局", "kind": "department"})
+    await kaohe.settled()
+    for _ in range(100):  # the watch hears the projector's NOTIFY
+        changed = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026"},
+                                            headers={"If-None-Match": etag})
+        if changed.status_code == 200:
+            break
+        await asyncio.sleep(0.02)
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert [row["unit_id"] for row in changed.json()["rows"]] == ["U1", "U2"]
