@@ -9,7 +9,7 @@ from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
 from services.reporting.api import page_router, router
 from services.reporting.caching import AnswerCache
-from services.reporting.not_modified import NotModified
+from services.reporting.cached_answers import CachedAnswers
 from services.reporting.position_watch import PositionWatch
 
 
@@ -32,8 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(page_router)
-    # Innermost, so request ids, logs and metrics still see the 304s it answers.
-    app.user_middleware.append(Middleware(NotModified))
+    # Innermost, so request ids, logs and metrics still see what it answers.
+    app.user_middleware.append(Middleware(CachedAnswers))
     return app
 
 
