@@ -56,17 +56,11 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
     if revocations:
         targets = ([r.target_event_id for r in revocations], [r.revoked_by for r in revocations],
                    [r.position for r in revocations])
-        revoked_lines = await conn.fetch(
-            f"UPDATE {schema}.lines AS l SET revoked_by = r.by, revoked_position = r.pos "
-            "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
-            "WHERE l.event_id = r.target AND l.revoked_by IS NULL "
-            "RETURNING l.month, l.unit_id, l.officer_id, l.points, l.reward_yuan", *targets)
+        revoked_lines = await _revoke(conn, schema, "lines",
+                                      ("month", "unit_id", "officer_id", "points", "reward_yuan"), targets)
         totals.add_lines(revoked_lines, sign=-1)
-        revoked_facts = await conn.fetch(
-            f"UPDATE {schema}.facts AS f SET revoked_by = r.by, revoked_position = r.pos "
-            "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
-            "WHERE f.event_id = r.target AND f.revoked_by IS NULL "
-            "RETURNING f.month, f.unit_id, f.fact, f.channel, f.officer_ids", *targets)
+        revoked_facts = await _revoke(conn, schema, "facts",
+                                      ("month", "unit_id", "fact", "channel", "officer_ids"), targets)
         totals.add_facts(revoked_facts, sign=-1)
     if not deferred:
         await totals.write(conn, schema)
@@ -227,3 +221,13 @@ class Totals:
 
 
 _LINE_MEASURES = ("lines", "award", "deduction", "reward")
+
+
+async def _revoke(conn, schema: str, table: str, returning: tuple[str, ...], targets: tuple[list, list, list]) -> list:
+    """Mark the rows of the target events revoked (once); return what they counted, for the totals."""
+    return await conn.fetch(
+        f"UPDATE {schema}.{table} AS t SET revoked_by = r.by, revoked_position = r.pos "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
+        "WHERE t.event_id = r.target AND t.revoked_by IS NULL "
+        f"RETURNING {', '.join(f't.{column}' for column in returning)}",
+        *targets)
