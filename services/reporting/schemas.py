@@ -2,6 +2,8 @@
 
 from pydantic import BaseModel, Field
 
+from shared.ledger_line import LedgerEntry
+
 
 class Target(BaseModel):
     submissions: int
@@ -105,27 +107,11 @@ class Selection(BaseModel):
     rectification: list[str] = Field(description="Units with an annual target that they missed")
 
 
-class RewardLine(BaseModel):
-    event_id: str
-    global_position: int
-    occurred_at: str
-    clause: str
-    clause_text: str | None
-    reward_clause: str | None
-    points: int
-    reward_yuan: str
-    officer_ids: list[str]
-    item_id: str | None
-    revoked_by: str | None
-    note: str | None
-    policy_version: str
-
-
 class UnitReward(BaseModel):
     unit_id: str
     unit_name: str | None
     reward_yuan: str
-    lines: list[RewardLine]
+    lines: list[LedgerEntry]
 
 
 class OfficerReward(BaseModel):
@@ -133,7 +119,7 @@ class OfficerReward(BaseModel):
     officer_name: str | None
     unit_id: str
     reward_yuan: str
-    lines: list[RewardLine]
+    lines: list[LedgerEntry]
 
 
 class Rewards(BaseModel):
