@@ -180,14 +180,15 @@ class EmbeddedPostgres:
                 return
             self._port = self._port or free_port()
             log = pgdata / "server.log"
-            for attempt in range(3):
+            for attempt in range(6):  # up to ~7 s for a killed server's backends to exit, under load
                 time.sleep(0.5 * attempt)
                 if self._postmaster() is not None:
                     break
                 # A killed server leaves postmaster.pid, naming a dead process or a zombie that
                 # PostgreSQL would take for a running server. Removing the file is safe: its
                 # shared-memory check still refuses to start while old backends are attached,
-                # and they exit within moments of the postmaster (hence the retries).
+                # and they exit within moments of the postmaster (hence the retries; seen to need over 1.5 s
+                # on a loaded machine).
                 with contextlib.suppress(FileNotFoundError):
                     (pgdata / "postmaster.pid").unlink()
                 result = self._run([bindir / "pg_ctl", "-D", pgdata, "-l", log, "-w", "-t", "60",
