@@ -21,18 +21,18 @@ $(STAMP): pyproject.toml
 
 # The three services; with no DATABASE_URL, on an embedded PostgreSQL under .data/pg.
 run: install
-	$(PY) -m shared.runner
+	$(PY) -m tools.runner
 
 # DATABASE_URL, else 127.0.0.1:5432, else an embedded PostgreSQL in a temporary directory.
 test: install
-	$(PY) -m shared.testrun -- -q $(ARGS)
+	$(PY) -m tools.testrun -- -q $(ARGS)
 
 # Migrate DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/kaohe).
 migrate: install
 	$(PY) -m shared.migrate
 
 demo: install
-	$(PY) -m shared.cli demo
+	$(PY) -m tools.cli demo
 
 # Benchmarks on a fresh database on DATABASE_URL's server (else 127.0.0.1:5432), written to
 # docs/benchmarks.md; HTTP load by wrk when installed (apt-get install wrk). make bench ARGS=--quick
@@ -42,5 +42,5 @@ bench: install
 
 # Stops the embedded server (if any) before deleting its data.
 clean:
-	-test -x $(PY) && $(PY) -m shared.devdb destroy
+	-test -x $(PY) && $(PY) -m tools.devdb destroy
 	rm -rf $(VENV) .data

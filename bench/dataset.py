@@ -4,7 +4,7 @@ COPY is only for preparing a dataset fast (the append-only trigger refuses UPDAT
 not INSERT); `content_hash` is computed exactly as ingest computes it, so the rows are
 indistinguishable from appended ones. The generator keeps only small bounded state (units, a
 window of recent items), so 5M events stream through without holding the log in memory.
-When shared/demo.py's `generate` is present it is preferred for the shape of the data (see
+When tools/demo.py's `generate` is present it is preferred for the shape of the data (see
 `events`); this generator is the fallback and the one the sizes below are tuned for.
 """
 
@@ -21,7 +21,7 @@ import orjson
 
 from shared.db import connect_raw
 from shared.eventstore import content_hash
-from shared.events import SCHEMA_VERSION
+from shared.domain.events import SCHEMA_VERSION
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 1, 1, 8, 0, tzinfo=ZONE)
@@ -139,21 +139,21 @@ def generate(n_events: int, *, units: int = 200, officers: int = 3, seed: int = 
 
 
 DEMO_YEAR = 2025
-EVENTS_PER_ITEM = 1.8  # what shared/demo.py makes per submitted item (adoptions, endorsements, the rest)
+EVENTS_PER_ITEM = 1.8  # what tools/demo.py makes per submitted item (adoptions, endorsements, the rest)
 
 
 def demo_available() -> bool:
-    return importlib.util.find_spec("shared.demo") is not None
+    return importlib.util.find_spec("tools.demo") is not None
 
 
 def demo(n_events: int, *, units: int = 200, seed: int = 2026) -> Iterator[Event]:
-    """The first `n_events` of shared/demo.py's district, sized up to `units` units, as log rows.
+    """The first `n_events` of tools/demo.py's district, sized up to `units` units, as log rows.
 
     The demo yields API bodies; the stream and its version are derived here as ingest derives them
     (`event.revoked` joins its target's stream, so the streams of revocable events are remembered).
     """
-    from shared.demo import generate as demo_generate
-    from shared.events import REVOCABLE_TYPES, stream_of
+    from tools.demo import generate as demo_generate
+    from shared.domain.events import REVOCABLE_TYPES, stream_of
 
     rate = n_events / (units * 12 * EVENTS_PER_ITEM) * 1.1
     versions: dict[str, int] = {}
@@ -174,7 +174,7 @@ def demo(n_events: int, *, units: int = 200, seed: int = 2026) -> Iterator[Event
 
 
 def events(n_events: int, *, units: int, source: str = "auto", prefix: str = "I") -> Iterator[Event]:
-    """The benchmark log: shared/demo.py's generator when present (`auto`/`demo`), else this module's."""
+    """The benchmark log: tools/demo.py's generator when present (`auto`/`demo`), else this module's."""
     if source == "demo" or (source == "auto" and demo_available()):
         return demo(n_events, units=units)
     return generate(n_events, units=units, prefix=prefix)

@@ -20,7 +20,7 @@ import asyncpg
 from bench import dataset
 from shared.db import connect_raw
 from shared.migrate import upgrade
-from shared.policy import load_policies
+from shared.domain.policy import load_policies
 from shared.projection_schema import generation_ddl
 from shared.settings import Settings
 from services.scoring.folding import ChunkFolder

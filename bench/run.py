@@ -39,7 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rebuild-events", type=int, help="events in the rebuild / read-all log")
     parser.add_argument("--rebuild-mode", choices=("auto", "rebuild", "catch-up"), default="auto")
     parser.add_argument("--source", choices=("auto", "demo", "bench"), default="auto",
-                        help="dataset generator: shared/demo.py (auto when present) or bench/dataset.py")
+                        help="dataset generator: tools/demo.py (auto when present) or bench/dataset.py")
     parser.add_argument("--only", action="append", choices=PHASES, help="run only these phases (repeatable)")
     parser.add_argument("--output", default=str(REPO_ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--json", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "kaohe-bench.json"))
@@ -229,7 +229,7 @@ class Bench:
                                  "the real ones.")
         sizes = {**self.size, **({"huge_events": self.args.huge_events} if self.args.huge else {}),
                  "driver": load.driver_name(),
-                 "dataset": "shared/demo.py" if (self.args.source == "demo" or (
+                 "dataset": "tools/demo.py" if (self.args.source == "demo" or (
                      self.args.source == "auto" and dataset.demo_available())) else "bench/dataset.py",
                  "phases": ", ".join(p for p in PHASES if p in self.phases)}
         command = "python -m bench.run " + " ".join(sys.argv[1:])

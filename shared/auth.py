@@ -16,7 +16,7 @@ from fastapi.security import HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events import PLATFORM_TYPES
+from shared.domain.events import PLATFORM_TYPES
 from shared.problems import Problem
 
 ROLES = ("platform", "office", "unit", "viewer", "auditor", "admin")

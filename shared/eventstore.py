@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events import SCHEMA_VERSION, RecordedEvent
+from shared.domain.events import SCHEMA_VERSION, RecordedEvent
 
 EVENTS_CHANNEL = "kaohe_events"
 PROJECTION_CHANNEL = "kaohe_projection"

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from shared.periods import BadPeriod, Period, parse_period
+from shared.domain.periods import BadPeriod, Period, parse_period
 from shared.problems import Problem
 
 

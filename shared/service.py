@@ -15,7 +15,7 @@ from shared.auth import KeyCache, authenticate_first, ensure_bootstrap_key
 from shared.db import make_engine
 from shared.http import MIB, BodyLimit, RequestId
 from shared.observability import Metrics, Observe, setup_json_logging
-from shared.policy import PolicySet, load_policies
+from shared.domain.policy import PolicySet, load_policies
 from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
 

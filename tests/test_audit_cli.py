@@ -7,8 +7,8 @@ import asyncpg
 import httpx
 import yaml
 
-from shared import cli_audit
-from shared.cli import build_parser
+from tools import cli_audit
+from tools.cli import build_parser
 from shared.db import asyncpg_dsn
 from shared.settings import REPO_ROOT
 from tests.support.harness import ADMIN_KEY

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from shared.cli import main
+from tools.cli import main
 from tests.support.harness import running_kaohe
 
 

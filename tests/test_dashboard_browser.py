@@ -76,7 +76,7 @@ async def _settled(scoring: httpx.AsyncClient) -> int:
 
 async def _load_demo(ingest: httpx.AsyncClient) -> None:
     try:
-        from shared.demo import generate, load
+        from tools.demo import generate, load
     except ImportError:  # the demo generator is another module's; a small district of our own will do
         generate = load = None
     if generate is not None:

@@ -9,10 +9,10 @@ from types import GeneratorType
 import httpx
 import pytest
 
-from shared.cli import build_parser
-from shared.demo import LoadRefused, generate, load, run_async, safe_months
-from shared.events import EVENT_TYPES, new_event_adapter
-from shared.policy import load_policies
+from tools.cli import build_parser
+from tools.demo import LoadRefused, generate, load, run_async, safe_months
+from shared.domain.events import EVENT_TYPES, new_event_adapter
+from shared.domain.policy import load_policies
 from shared.settings import Settings
 from tests.support.harness import ADMIN_KEY
 

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL of shared/devdb.py: first start, restart, stop, relocation, pgserver fallback."""
+"""The embedded PostgreSQL of tools/devdb.py: first start, restart, stop, relocation, pgserver fallback."""
 
 import asyncio
 import os
@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from shared.db import asyncpg_dsn
-from shared.devdb import EmbeddedPostgres, _pgserver_bindir, candidate_bindirs, free_port
+from tools.devdb import EmbeddedPostgres, _pgserver_bindir, candidate_bindirs, free_port
 
 
 async def query(url: str, sql: str):

@@ -1,6 +1,6 @@
 """The database restarts (cleanly, then as a crash) while clients append through real uvicorn servers.
 
-Uses a PRIVATE PostgreSQL (shared/devdb.py), never the shared server. Clients retry with the same
+Uses a PRIVATE PostgreSQL (tools/devdb.py), never the shared server. Clients retry with the same
 event ids until they get 201 or 200. Afterwards: every event is in the log exactly once, no client
 ever saw a 5xx other than 503 problem+json, the services recovered by themselves (no restart), and
 the projection equals a fresh fold of the log.
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from shared.db import asyncpg_dsn
-from shared.devdb import EmbeddedPostgres
+from tools.devdb import EmbeddedPostgres
 from shared.migrate import upgrade
 from tests.support.compare import assert_projection_equals_fresh_fold
 from tests.support.servers import start, wait_until

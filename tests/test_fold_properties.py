@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from shared.money import yuan
-from shared.periods import parse_period
-from shared.policy import PolicySet, load_policies
+from shared.domain.money import yuan
+from shared.domain.periods import parse_period
+from shared.domain.policy import PolicySet, load_policies
 from shared.settings import REPO_ROOT
-from services.scoring.fold import LogEvent
+from shared.domain.evolve import LogEvent
 from services.scoring.replay import Replay
 from tests.support import factories as f
 from tests.support.database import create_database, drop_database, with_database

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.policy import load_policies
+from shared.domain.policy import load_policies
 from shared.settings import REPO_ROOT
-from services.scoring.fold import FoldError, FoldState, LogEvent, apply, split_reward
+from shared.domain.evolve import FoldError, FoldState, LogEvent, apply, split_reward
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = load_policies(REPO_ROOT / "policies").current

@@ -1,4 +1,4 @@
-"""`make run` serves all three services: `python -m shared.runner` on an embedded PostgreSQL."""
+"""`make run` serves all three services: `python -m tools.runner` on an embedded PostgreSQL."""
 
 import asyncio
 import os
@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from shared.devdb import EmbeddedPostgres, free_port
+from tools.devdb import EmbeddedPostgres, free_port
 from shared.settings import REPO_ROOT
 
 
@@ -41,7 +41,7 @@ def runner(tmp_path):
                 **{f"KAOHE_{name.upper()}_PORT": str(port) for name, port in ports.items()}})
     log = tmp_path / "runner.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "shared.runner"], cwd=REPO_ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "tools.runner"], cwd=REPO_ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
@@ -90,7 +90,7 @@ async def test_make_run_serves_all_three_services_on_an_embedded_database(runner
         assert (row["unit_id"], row["rank"], row["net_points"]) == ("U1", 1, 50)
 
     # With no DATABASE_URL, `kaohe keys` finds the running embedded database.
-    keys = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "shared.cli", "keys", "list"],
+    keys = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "tools.cli", "keys", "list"],
                                    cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert keys.returncode == 0 and "bootstrap-admin" in keys.stdout, keys.stderr
 

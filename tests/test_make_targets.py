@@ -1,4 +1,4 @@
-"""`make test` on a machine with no PostgreSQL: shared.testrun starts an embedded one and cleans up."""
+"""`make test` on a machine with no PostgreSQL: tools.testrun starts an embedded one and cleans up."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ from shared.settings import REPO_ROOT
 def run_testrun(tmp_path, *pytest_args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAOHE_TEST_SERVER_URL")}
     env.update({"KAOHE_EMBEDDED": "1", "TMPDIR": str(tmp_path)})
-    return subprocess.run([sys.executable, "-m", "shared.testrun", "--", "-q", "-p", "no:cacheprovider",
+    return subprocess.run([sys.executable, "-m", "tools.testrun", "--", "-q", "-p", "no:cacheprovider",
                            *pytest_args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -31,6 +31,6 @@ def test_the_makefile_keeps_its_targets():
     result = subprocess.run(["make", "-n", "install", "run", "test", "migrate", "demo", "bench"], cwd=REPO_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for command in ("-m shared.runner", "-m shared.testrun -- -q", "-m shared.migrate", "-m shared.cli demo",
+    for command in ("-m tools.runner", "-m tools.testrun -- -q", "-m shared.migrate", "-m tools.cli demo",
                     "-m bench.run"):
         assert command in result.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.policy import PolicyError, load_policies
+from shared.domain.policy import PolicyError, load_policies
 from shared.settings import Settings
 from services.scoring.app import create_app as create_scoring
 from tests.support.harness import settings_for

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from shared.db import connect_raw
 from shared.projection_schema import generation_ddl
-from services.scoring.fold import Fact, Line
+from shared.domain.evolve import Fact, Line
 from services.scoring.projection_writer import (FACT_COLUMNS, LINE_COLUMNS, ROW_COLUMNS, _as_text, _copy, _facts_text,
                                                 _items_text, _lines_text)
 

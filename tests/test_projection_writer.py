@@ -1,6 +1,6 @@
 """The fold's Line and Fact tuples are COPY rows: their fields must be the tables' columns in order."""
 
-from services.scoring.fold import Fact, Line
+from shared.domain.evolve import Fact, Line
 from services.scoring.projection_writer import FACT_COLUMNS, LINE_COLUMNS
 
 

@@ -12,7 +12,7 @@ import openpyxl
 from docx import Document
 from docx.oxml.ns import qn
 
-from shared.events import CHANNELS
+from shared.domain.events import CHANNELS
 from tests.support.reporting_data import adopt, endorse, item, late, load, target, unit
 
 FEB, APRIL = "2026-02-10T10:00:00+08:00", "2026-04-08T10:00:00+08:00"

@@ -6,7 +6,7 @@ S8 = 20, district late report D6 = -30; money R1 = 20, R4 = 100, R6 = 100.
 
 import uuid
 
-from shared.events import CHANNELS
+from shared.domain.events import CHANNELS
 from tests.support.reporting_data import (adopt, endorse, item, items_adopted, late, load, officer, revoke, target,
                                           unit)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.demo import generate, load
+from tools.demo import generate, load
 
 
 @pytest.mark.parametrize("periods", [["2025", "2025-H1", "2025-H2", "2025-Q1", "2025-Q4", "2025-01", "2025-12"]])

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from shared import eventstore
 from shared.auth import Principal, require
-from shared.events import EVENT_TYPES, PLATFORM_TYPES, new_event_adapter
+from shared.domain.events import EVENT_TYPES, PLATFORM_TYPES, new_event_adapter
 from shared.params import MAX_POSITION
 from shared.problems import Problem, validation_errors
 from shared.service import StateDep

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import eventstore
-from shared.events import METADATA_MAX_BYTES, Envelope, stored_data
+from shared.domain.events import METADATA_MAX_BYTES, Envelope, stored_data
 from shared.eventstore import content_hash
-from shared.policy import PolicySet
+from shared.domain.policy import PolicySet
 from shared.problems import Problem
 from services.ingest.checks import Checker, Refused, load_view
 from services.ingest.committer import GroupCommitter

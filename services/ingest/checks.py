@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import eventstore
-from shared.events import DEDUCTION_TYPES, REVOCABLE_TYPES, Envelope, stored_data, stream_of
+from shared.domain.events import DEDUCTION_TYPES, REVOCABLE_TYPES, Envelope, stored_data, stream_of
 from shared.eventstore import NewRecord
-from shared.periods import next_month_start
-from shared.policy import PolicySet
+from shared.domain.periods import next_month_start
+from shared.domain.policy import PolicySet
 from shared.problems import Problem
 
 FUTURE_TOLERANCE = timedelta(minutes=5)

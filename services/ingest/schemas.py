@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from shared.events import NewEvent
+from shared.domain.events import NewEvent
 
 MAX_BATCH = 1000
 

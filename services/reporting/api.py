@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from shared.asof import resolve_position
 from shared.auth import Principal, require
 from shared.params import AsOf, AsOfPosition, PeriodParam
-from shared.periods import BadPeriod, Period, month_key, parse_period
+from shared.domain.periods import BadPeriod, Period, month_key, parse_period
 from shared.problems import Problem
 from shared.service import StateDep
 from services.reporting.bulletin import bulletin, check_period

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events import CHANNELS, LEVELS
-from shared.periods import Period
+from shared.domain.events import CHANNELS, LEVELS
+from shared.domain.periods import Period
 from shared.problems import Problem
 from services.reporting.labels import CATEGORY_NAMES, CHANNEL_NAMES, CHANNEL_SHORT, LEVEL_NAMES, period_name, year_to_date
 from services.reporting.rankings import NOW, rank_category, unit_rankings

@@ -9,7 +9,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from shared.events import CHANNELS, LEVELS
+from shared.domain.events import CHANNELS, LEVELS
 from services.reporting.bulletin import table_cells, table_headers
 from services.reporting.labels import CHANNEL_NAMES, LEVEL_NAMES
 

@@ -9,8 +9,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events import CHANNELS, LEVELS
-from shared.periods import Period, month_key, parse_period
+from shared.domain.events import CHANNELS, LEVELS
+from shared.domain.periods import Period, month_key, parse_period
 from shared.problems import Problem
 from services.reporting.labels import CATEGORY_NAMES, period_name
 from services.reporting.rankings import officer_rankings, rank_category, unit_rankings

@@ -1,6 +1,6 @@
 """Chinese names a district office prints: channels, endorsement levels, unit categories, periods."""
 
-from shared.periods import Period
+from shared.domain.periods import Period
 
 CHANNEL_NAMES = {
     "district_zhengwu": "区《政务》",

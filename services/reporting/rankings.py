@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events import CHANNELS, LEVELS
-from shared.money import yuan
-from shared.periods import Period
-from shared.ranks import competition_ranks
+from shared.domain.events import CHANNELS, LEVELS
+from shared.domain.money import yuan
+from shared.domain.periods import Period
+from shared.domain.ranks import competition_ranks
 
 NOW = 2**62
 _LIVE = "global_position <= :asof AND (revoked_position IS NULL OR revoked_position > :asof)"

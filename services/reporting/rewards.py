@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.money import yuan
-from shared.periods import Period
-from shared.policy import PolicySet
+from shared.domain.money import yuan
+from shared.domain.periods import Period
+from shared.domain.policy import PolicySet
 
 NOW = 2**62
 # Lines that count at the position and carry money. A revoked line pays nothing, so it is left out:

@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.periods import parse_period
-from shared.policy import Policy
+from shared.domain.periods import parse_period
+from shared.domain.policy import Policy
 from services.reporting.rankings import officer_rankings, unit_rankings
 
 UNIT_FIELDS = ("unit_id", "unit_name", "rank", "net_points", "deduction_points")

@@ -10,7 +10,7 @@ from shared.asof import resolve_position
 from shared.auth import Principal, require
 from shared.eventstore import head_position
 from shared.params import AsOf, AsOfPosition, PeriodParam
-from shared.periods import BadPeriod, parse_period
+from shared.domain.periods import BadPeriod, parse_period
 from shared.problems import Problem
 from shared.service import StateDep
 from services.scoring.audit import audit_deduction

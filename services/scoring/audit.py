@@ -14,12 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.db import connect_raw
-from shared.events import DEDUCTION_TYPES, RecordedEvent
+from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
 from shared.eventstore import find_events
-from shared.policy import PolicySet
+from shared.domain.policy import PolicySet
 from shared.problems import Problem
 from shared.service import ServiceState, db_role
-from services.scoring.fold import FoldState, Line, Outcome, apply
+from shared.domain.evolve import FoldState, Line, Outcome, apply
 from services.scoring.log_reader import stream_log
 
 # An assessment deducts when its outcome's clause does (D1); the replay's line decides.

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from immutables import Map
 
-from shared.policy import PolicySet
-from services.scoring.fold import FoldState, Item, LogEvent, Outcome, Unit, apply
+from shared.domain.policy import PolicySet
+from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Unit, apply
 from services.scoring.log_reader import read_chunk
 
 CACHE_LIMIT = 50_000

@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.money import yuan
-from shared.periods import Period
-from shared.policy import PolicySet
+from shared.domain.money import yuan
+from shared.domain.periods import Period
+from shared.domain.policy import PolicySet
 from shared.problems import Problem
 
 _LINES = """

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
-from services.scoring.fold import LogEvent
+from shared.domain.evolve import LogEvent
 
 _SELECT = ("SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
            "WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3")

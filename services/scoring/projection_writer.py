@@ -5,7 +5,7 @@ from operator import attrgetter
 from typing import Iterable, Sequence
 
 from shared.eventstore import PROJECTION_CHANNEL
-from services.scoring.fold import Outcome
+from shared.domain.evolve import Outcome
 
 LINE_COLUMNS = ("event_id", "seq", "global_position", "occurred_at", "month", "unit_id", "officer_id", "clause",
                 "reward_clause", "points", "reward_yuan", "officer_ids", "item_id", "note", "policy_version")

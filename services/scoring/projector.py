@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from shared.db import connect_raw
 from shared.eventstore import EVENTS_CHANNEL
-from shared.policy import PolicySet
-from services.scoring.fold import FoldError
+from shared.domain.policy import PolicySet
+from shared.domain.evolve import FoldError
 from services.scoring.folding import CACHE_LIMIT, ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import write_outcomes

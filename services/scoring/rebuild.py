@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.db import connect_raw
 from shared.eventstore import PROJECTION_CHANNEL
 from shared.projection_schema import generation_ddl, secondary_index_ddl, switch_views_ddl
-from services.scoring.fold import LogEvent, Outcome
+from shared.domain.evolve import LogEvent, Outcome
 from services.scoring.folding import ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import Totals, write_outcomes

@@ -6,8 +6,8 @@ Used by the audit replay check, what-if and the tests that compare projection wi
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from shared.policy import PolicySet
-from services.scoring.fold import Fact, FoldState, Line, LogEvent, apply
+from shared.domain.policy import PolicySet
+from shared.domain.evolve import Fact, FoldState, Line, LogEvent, apply
 
 
 @dataclass

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from shared.db import connect_raw
-from shared.periods import Period
-from shared.policy import Policy, PolicyError, PolicySet, parse_policy
+from shared.domain.periods import Period
+from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
 from shared.problems import Problem, validation_errors
-from shared.ranks import competition_ranks
+from shared.domain.ranks import competition_ranks
 from shared.service import ServiceState, db_role
-from services.scoring.fold import FoldError, FoldState, Outcome, apply
+from shared.domain.evolve import FoldError, FoldState, Outcome, apply
 from services.scoring.log_reader import stream_log
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from shared.db import connect_raw
 from shared.settings import Settings
-from shared.policy import load_policies
+from shared.domain.policy import load_policies
 from services.scoring.log_reader import stream_log
 from services.scoring.replay import Replay
 

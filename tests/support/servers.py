@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.devdb import free_port
+from tools.devdb import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ else an embedded server in a temporary directory, removed afterwards, whose URL 
 tests/support/database.py as `KAOHE_TEST_SERVER_URL`. `KAOHE_EMBEDDED=1` forces the embedded one.
 Tests create and drop their own databases on whichever server this picks.
 
-Usage: python -m shared.testrun [-- pytest args]
+Usage: python -m tools.testrun [-- pytest args]
 """
 
 import os
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from shared.devdb import EmbeddedPostgres
+from tools.devdb import EmbeddedPostgres
 from shared.settings import REPO_ROOT
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 
 SUPERUSER = "postgres"
 SERVER_CONF = """
-# kaohe embedded server (shared/devdb.py)
+# kaohe embedded server (tools/devdb.py)
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '.'
 max_connections = 300
@@ -386,12 +386,12 @@ def _copy_pgserver_binaries(bindir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m shared.devdb status|start|stop|destroy [DATA_DIR]` (default: the `make run` server)."""
+    """`python -m tools.devdb status|start|stop|destroy [DATA_DIR]` (default: the `make run` server)."""
     import argparse
 
     from shared.settings import REPO_ROOT
 
-    parser = argparse.ArgumentParser(prog="python -m shared.devdb", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.devdb", description=main.__doc__)
     parser.add_argument("action", choices=("status", "start", "stop", "destroy"))
     default = Path(os.environ.get("KAOHE_DATA_DIR") or REPO_ROOT / ".data") / "pg"
     parser.add_argument("data_dir", nargs="?", type=Path, default=default)

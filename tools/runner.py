@@ -20,7 +20,7 @@ import httpx
 
 from shared.auth import new_key
 from shared.db import asyncpg_dsn
-from shared.devdb import EmbeddedPostgres
+from tools.devdb import EmbeddedPostgres
 from shared.migrate import upgrade
 from shared.settings import REPO_ROOT, Settings
 

@@ -2,7 +2,7 @@
 
 `generate()` is pure: the same arguments give the same events (ids included), in an order the ingest
 API accepts: units before their officers and items, an item before its adoptions, a deduction before
-its dispute, a month's events before that month's close. It is lazy (see `shared.demo_district`), so
+its dispute, a month's events before that month's close. It is lazy (see `tools.demo_district`), so
 benchmarks can draw millions of events in constant memory. `load()` posts them through
 POST /v1/events/batch; posting them twice changes nothing, since the same ids come back as duplicates.
 """
@@ -19,8 +19,8 @@ from typing import Any, Iterable, Iterator
 import httpx
 import orjson
 
-from shared.demo_district import District, close_time, safe_months
-from shared.policy import PolicySet, load_policies
+from tools.demo_district import District, close_time, safe_months
+from shared.domain.policy import PolicySet, load_policies
 from shared.settings import REPO_ROOT, Settings
 
 MAX_BATCH = 1000

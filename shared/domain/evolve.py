@@ -11,7 +11,7 @@ from typing import Any, Callable, NamedTuple
 
 from immutables import Map
 
-from shared.policy import Effect, Policy
+from shared.domain.policy import Effect, Policy
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

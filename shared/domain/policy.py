@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from shared.events import CHANNELS, LEVELS
+from shared.domain.events import CHANNELS, LEVELS
 
 ClauseId = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{1,2}[a-z]?$")]
 

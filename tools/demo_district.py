@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from shared import demo_text as words
-from shared.policy import PolicySet
+from tools import demo_text as words
+from shared.domain.policy import PolicySet
 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00, without DST, since 1991
 CLOSE_HOUR = 8                        # the office closes a month at 08:00 on the next month's first day

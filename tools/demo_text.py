@@ -1,6 +1,6 @@
 """Vocabulary of the demo district: unit and officer names, item titles, publications, notes.
 
-Plain data for `shared.demo`; nothing here is a scoring number.
+Plain data for `tools.demo`; nothing here is a scoring number.
 """
 
 DEPARTMENTS = (

@@ -21,7 +21,7 @@ from shared.settings import REPO_ROOT
 def database_url() -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    from shared.devdb import EmbeddedPostgres
+    from tools.devdb import EmbeddedPostgres
 
     embedded = EmbeddedPostgres(Path(os.environ.get("KAOHE_DATA_DIR") or REPO_ROOT / ".data") / "pg")
     if embedded.running():

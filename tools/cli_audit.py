@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from shared.demo import admin_key
+from tools.demo import admin_key
 
 DEFAULT_URL = "http://127.0.0.1:8002"
 EXIT_MISMATCH = 3  # `kaohe audit`: the projection disagrees with the replay of the log
