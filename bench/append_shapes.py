@@ -24,7 +24,7 @@ import argparse
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.database import Databases
 from bench.raw import _connect
@@ -35,8 +35,9 @@ CREATE SCHEMA IF NOT EXISTS shapes;
 DROP TABLE IF EXISTS shapes.events;
 CREATE TABLE shapes.events (LIKE eventlog.events INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING IDENTITY);
 """
-COLUMNS = ("(event_id, stream_id, stream_version, type, schema_version, occurred_at, actor, data, metadata, "
-           "content_hash)")
+COLUMNS = (
+    "(event_id, stream_id, stream_version, type, schema_version, occurred_at, actor, data, metadata, content_hash)"
+)
 VALUES = "($1, $2, 1, 'item.submitted', 1, $3, '{}'::jsonb, $4::jsonb, '{}'::jsonb, $5)"
 INSERT = f"INSERT INTO shapes.events {COLUMNS} VALUES {VALUES} RETURNING global_position"
 LOCKED_INSERT = f"""
@@ -50,7 +51,7 @@ READ_STREAMS = "SELECT data FROM shapes.events WHERE stream_id = ANY($1::text[])
 
 
 async def _append(conn, shape: str) -> None:
-    event_id, now = uuid.uuid4(), datetime.now(timezone.utc)
+    event_id, now = uuid.uuid4(), datetime.now(UTC)
     args = (event_id, f"item-{event_id.hex}", now, '{"unit_id": "U1", "title": "t", "kind": "single"}', event_id.bytes)
     if shape in ("three-trips", "in-transaction"):
         async with conn.transaction():
@@ -101,8 +102,12 @@ async def measure(url: str, shape: str, *, writers: int, seconds: float) -> dict
     elapsed = time.perf_counter() - started
     await asyncio.gather(*(c.close() for c in conns))
     latencies.sort()
-    return {"shape": shape, "rate": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
+    return {
+        "shape": shape,
+        "rate": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -115,8 +120,11 @@ async def main_async(args: argparse.Namespace) -> None:
         for _ in range(args.runs):
             for shape in SHAPES:
                 r = await measure(url, shape, writers=args.writers, seconds=args.seconds)
-                print(f"{r['shape']:>14}: {r['rate']:8,.0f} appends/s  p50 {r['p50_ms']:6.1f} ms  "
-                      f"p99 {r['p99_ms']:6.1f} ms", flush=True)
+                print(
+                    f"{r['shape']:>14}: {r['rate']:8,.0f} appends/s  p50 {r['p50_ms']:6.1f} ms  "
+                    f"p99 {r['p99_ms']:6.1f} ms",
+                    flush=True,
+                )
     finally:
         await dbs.drop_all()
 

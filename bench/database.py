@@ -59,7 +59,9 @@ class Databases:
         try:
             grants = await conn.fetch(
                 "SELECT a.grantee::regrole::text AS grantee, a.privilege_type FROM pg_database d, "
-                "aclexplode(d.datacl) a WHERE d.datname = $1 AND a.grantee <> 0 AND a.grantee <> d.datdba", template)
+                "aclexplode(d.datacl) a WHERE d.datname = $1 AND a.grantee <> 0 AND a.grantee <> d.datdba",
+                template,
+            )
             for grant in grants:
                 await conn.execute(f'GRANT {grant["privilege_type"]} ON DATABASE "{name}" TO {grant["grantee"]}')
         finally:

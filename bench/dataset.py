@@ -12,24 +12,27 @@ import importlib.util
 import random
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from shared.db import connect_raw
-from shared.eventstore import content_hash
 from shared.domain.events import SCHEMA_VERSION
+from shared.eventstore import content_hash
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 1, 1, 8, 0, tzinfo=ZONE)
 END = datetime(2026, 10, 31, 18, 0, tzinfo=ZONE)
 ACTOR = {"name": "bench-loader", "role": "admin"}
-ACCEPTS = {"single": ("district_zhengwu", "district_daily", "city", "province", "website_today"),
-           "brief": ("district_zhengwu", "district_daily", "website_today"),
-           "research": ("district_bulletin", "city", "province")}
+ACCEPTS = {
+    "single": ("district_zhengwu", "district_daily", "city", "province", "website_today"),
+    "brief": ("district_zhengwu", "district_daily", "website_today"),
+    "research": ("district_bulletin", "city", "province"),
+}
 KINDS = ("single", "single", "single", "brief", "research")
 UNIT_KINDS = ("department", "township", "other")
 
@@ -61,15 +64,23 @@ def officer_id(unit: int, j: int) -> str:
     return f"O{unit:05d}-{j}"
 
 
-def generate(n_events: int, *, units: int = 200, officers: int = 3, seed: int = 1, prefix: str = "I",
-             start: datetime = START, end: datetime = END) -> Iterator[Event]:
+def generate(
+    n_events: int,
+    *,
+    units: int = 200,
+    officers: int = 3,
+    seed: int = 1,
+    prefix: str = "I",
+    start: datetime = START,
+    end: datetime = END,
+) -> Iterator[Event]:
     """`n_events` valid events: registrations and yearly targets, then submissions, adoptions,
     endorsements, deductions and revocations spread over [start, end), closing each month."""
     rng = random.Random(seed)
     versions = [0] * units
     made = 0
     span = (end - start) / max(n_events, 1)
-    uid = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)  # noqa: E731 - deterministic ids
+    uid = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
 
     def unit_event(u: int, type_name: str, data: dict, at: datetime) -> Event:
         versions[u] += 1
@@ -78,15 +89,29 @@ def generate(n_events: int, *, units: int = 200, officers: int = 3, seed: int = 
     setup: list[Event] = []
     for u in range(units):
         kind = UNIT_KINDS[u % 3]
-        setup.append(unit_event(u, "unit.registered", {"unit_id": unit_id(u), "name": f"单位{u:05d}", "kind": kind},
-                                start))
+        setup.append(
+            unit_event(u, "unit.registered", {"unit_id": unit_id(u), "name": f"单位{u:05d}", "kind": kind}, start)
+        )
         for j in range(officers):
-            setup.append(Event(uid(), f"officer-{officer_id(u, j)}", 1, "officer.registered",
-                               start, {"officer_id": officer_id(u, j), "unit_id": unit_id(u), "name": f"干部{u}-{j}"}))
-        setup.append(unit_event(u, "unit.target-set", {"unit_id": unit_id(u), "year": start.year, "month": None,
-                                                       "submissions": 3, "adoptions": 1}, start))
-    for event in setup[:n_events]:
-        yield event
+            setup.append(
+                Event(
+                    uid(),
+                    f"officer-{officer_id(u, j)}",
+                    1,
+                    "officer.registered",
+                    start,
+                    {"officer_id": officer_id(u, j), "unit_id": unit_id(u), "name": f"干部{u}-{j}"},
+                )
+            )
+        setup.append(
+            unit_event(
+                u,
+                "unit.target-set",
+                {"unit_id": unit_id(u), "year": start.year, "month": None, "submissions": 3, "adoptions": 1},
+                start,
+            )
+        )
+    yield from setup[:n_events]
     made = min(len(setup), n_events)
     window: deque[_Item] = deque(maxlen=4096)
     adopted: deque[_Item] = deque(maxlen=4096)
@@ -95,8 +120,14 @@ def generate(n_events: int, *, units: int = 200, officers: int = 3, seed: int = 
     while made < n_events:
         at = start + span * made
         if (at.year, at.month) != month:
-            yield Event(uid(), f"period-{month[0]:04d}-{month[1]:02d}", 1, "period.month-closed", at,
-                        {"year": month[0], "month": month[1]})
+            yield Event(
+                uid(),
+                f"period-{month[0]:04d}-{month[1]:02d}",
+                1,
+                "period.month-closed",
+                at,
+                {"year": month[0], "month": month[1]},
+            )
             made += 1
             month = (at.year, at.month)
             continue
@@ -106,33 +137,70 @@ def generate(n_events: int, *, units: int = 200, officers: int = 3, seed: int = 
             serial += 1
             item = _Item(f"{prefix}{serial:08d}", u, rng.choice(KINDS), 1)
             authors = [officer_id(u, j) for j in range(rng.randint(1, min(2, officers)))] if officers else []
-            yield Event(uid(), f"item-{item.item_id}", 1, "item.submitted", at,
-                        {"item_id": item.item_id, "unit_id": unit_id(u), "title": f"关于第{serial}号工作情况的报告",
-                         "kind": item.kind, "authors": authors})
+            yield Event(
+                uid(),
+                f"item-{item.item_id}",
+                1,
+                "item.submitted",
+                at,
+                {
+                    "item_id": item.item_id,
+                    "unit_id": unit_id(u),
+                    "title": f"关于第{serial}号工作情况的报告",
+                    "kind": item.kind,
+                    "authors": authors,
+                },
+            )
             window.append(item)
         elif roll < 0.88:
             item = window.popleft()
             item.version += 1
             item.adoption = uid()
             channel = rng.choice(ACCEPTS[item.kind])
-            yield Event(item.adoption, f"item-{item.item_id}", item.version, "item.adopted", at,
-                        {"item_id": item.item_id, "channel": channel, "issue": f"{at.year}年第{at.month}期"})
+            yield Event(
+                item.adoption,
+                f"item-{item.item_id}",
+                item.version,
+                "item.adopted",
+                at,
+                {"item_id": item.item_id, "channel": channel, "issue": f"{at.year}年第{at.month}期"},
+            )
             adopted.append(item)
         elif roll < 0.94 and adopted:
             item = adopted[rng.randrange(len(adopted))]
             item.version += 1
-            yield Event(uid(), f"item-{item.item_id}", item.version, "item.endorsed", at,
-                        {"item_id": item.item_id, "level": rng.choice(("district", "city", "province"))})
+            yield Event(
+                uid(),
+                f"item-{item.item_id}",
+                item.version,
+                "item.endorsed",
+                at,
+                {"item_id": item.item_id, "level": rng.choice(("district", "city", "province"))},
+            )
         elif roll < 0.98:
             u = rng.randrange(units)
-            yield unit_event(u, "unit.late-reported", {"unit_id": unit_id(u), "level": "district", "kind": "late",
-                                                       "responsible_officers": [officer_id(u, 0)] if officers else []},
-                             at)
+            yield unit_event(
+                u,
+                "unit.late-reported",
+                {
+                    "unit_id": unit_id(u),
+                    "level": "district",
+                    "kind": "late",
+                    "responsible_officers": [officer_id(u, 0)] if officers else [],
+                },
+                at,
+            )
         elif adopted:
             item = adopted.popleft()
             item.version += 1
-            yield Event(uid(), f"item-{item.item_id}", item.version, "event.revoked", at,
-                        {"target_event_id": str(item.adoption), "reason": "重复报送，撤销采用"})
+            yield Event(
+                uid(),
+                f"item-{item.item_id}",
+                item.version,
+                "event.revoked",
+                at,
+                {"target_event_id": str(item.adoption), "reason": "重复报送，撤销采用"},
+            )
         else:
             continue
         made += 1
@@ -152,15 +220,16 @@ def demo(n_events: int, *, units: int = 200, seed: int = 2026) -> Iterator[Event
     The demo yields API bodies; the stream and its version are derived here as ingest derives them
     (`event.revoked` joins its target's stream, so the streams of revocable events are remembered).
     """
-    from tools.demo import generate as demo_generate
     from shared.domain.events import REVOCABLE_TYPES, stream_of
+    from tools.demo import generate as demo_generate
 
     rate = n_events / (units * 12 * EVENTS_PER_ITEM) * 1.1
     versions: dict[str, int] = {}
     owners: dict[str, str] = {}
     made = 0
-    for body in demo_generate(seed=seed, units=units, officers=units * 3, year=DEMO_YEAR, months=12,
-                              items_per_unit_month=rate):
+    for body in demo_generate(
+        seed=seed, units=units, officers=units * 3, year=DEMO_YEAR, months=12, items_per_unit_month=rate
+    ):
         if made >= n_events:
             return
         data = body["data"]
@@ -169,8 +238,14 @@ def demo(n_events: int, *, units: int = 200, seed: int = 2026) -> Iterator[Event
         if body["type"] in REVOCABLE_TYPES:
             owners[body["event_id"]] = stream
         made += 1
-        yield Event(uuid.UUID(body["event_id"]), stream, version, body["type"],
-                    datetime.fromisoformat(body["occurred_at"]), data)
+        yield Event(
+            uuid.UUID(body["event_id"]),
+            stream,
+            version,
+            body["type"],
+            datetime.fromisoformat(body["occurred_at"]),
+            data,
+        )
 
 
 def events(n_events: int, *, units: int, source: str = "auto", prefix: str = "I") -> Iterator[Event]:
@@ -187,31 +262,54 @@ def poll_period(source: str = "auto") -> str:
     return "2026-Q3"
 
 
-COPY_COLUMNS = ("event_id", "stream_id", "stream_version", "type", "schema_version", "occurred_at", "actor",
-                "data", "metadata", "content_hash")
+COPY_COLUMNS = (
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "actor",
+    "data",
+    "metadata",
+    "content_hash",
+)
 
 
 def record(event: Event) -> tuple:
     metadata: dict[str, Any] = {}
-    return (event.event_id, event.stream_id, event.stream_version, event.type, SCHEMA_VERSION, event.occurred_at,
-            ACTOR, event.data, metadata, content_hash(event.type, event.occurred_at, event.data, metadata))
+    return (
+        event.event_id,
+        event.stream_id,
+        event.stream_version,
+        event.type,
+        SCHEMA_VERSION,
+        event.occurred_at,
+        ACTOR,
+        event.data,
+        metadata,
+        content_hash(event.type, event.occurred_at, event.data, metadata),
+    )
 
 
 async def load(url: str, events: Iterator[Event], *, chunk: int = 20_000) -> int:
     """COPY the events into eventlog.events in order; returns how many. One COPY per chunk."""
     conn = await connect_raw(url)
     # binary COPY needs a binary jsonb codec: a version byte, then the JSON text
-    await conn.set_type_codec("jsonb", schema="pg_catalog", format="binary",
-                              encoder=lambda value: b"\x01" + orjson.dumps(value),
-                              decoder=lambda raw: orjson.loads(raw[1:]))
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        format="binary",
+        encoder=lambda value: b"\x01" + orjson.dumps(value),
+        decoder=lambda raw: orjson.loads(raw[1:]),
+    )
     total = 0
     try:
         batch: list[tuple] = []
         for event in events:
             batch.append(record(event))
             if len(batch) >= chunk:
-                await conn.copy_records_to_table("events", schema_name="eventlog", records=batch,
-                                                 columns=COPY_COLUMNS)
+                await conn.copy_records_to_table("events", schema_name="eventlog", records=batch, columns=COPY_COLUMNS)
                 total += len(batch)
                 batch = []
         if batch:

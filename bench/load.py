@@ -43,39 +43,79 @@ def _script(name: str) -> Path:
     return target
 
 
-async def run(url: str, *, script: str, connections: int, seconds: float, headers: dict[str, str] | None = None,
-              env: dict[str, str] | None = None, threads: int = 1) -> LoadResult:
+async def run(
+    url: str,
+    *,
+    script: str,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    threads: int = 1,
+) -> LoadResult:
     """Drive `url` for `seconds` with `connections` keep-alive connections; `script` is a bench/lua name."""
     headers = headers or {}
     if driver_name() == "pyload":
         return await _pyload(url, script=script, connections=connections, seconds=seconds, headers=headers, env=env)
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-            "-s", str(_script(script))]
+    args = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(_script(script)),
+    ]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     args.append(url)
-    process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})})
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
     out, err = await process.communicate()
     for line in out.decode().splitlines():
         if line.startswith("BENCHJSON "):
             raw = json.loads(line.removeprefix("BENCHJSON "))
-            return LoadResult(requests=raw["requests"], seconds=raw["duration_us"] / 1e6,
-                              statuses={int(k): v for k, v in raw["statuses"].items()},
-                              p50_ms=raw["p50_us"] / 1000, p99_ms=raw["p99_us"] / 1000, errors=raw["errors"])
+            return LoadResult(
+                requests=raw["requests"],
+                seconds=raw["duration_us"] / 1e6,
+                statuses={int(k): v for k, v in raw["statuses"].items()},
+                p50_ms=raw["p50_us"] / 1000,
+                p99_ms=raw["p99_us"] / 1000,
+                errors=raw["errors"],
+            )
     raise RuntimeError(f"wrk gave no summary: {out.decode()[-2000:]} {err.decode()[-2000:]}")
 
 
-async def _pyload(url: str, *, script: str, connections: int, seconds: float, headers: dict[str, str],
-                  env: dict[str, str] | None) -> LoadResult:
-    args = [sys.executable, "-m", "bench.pyload", "--url", url, "--script", script, "--connections",
-            str(connections), "--seconds", str(seconds)]
+async def _pyload(
+    url: str, *, script: str, connections: int, seconds: float, headers: dict[str, str], env: dict[str, str] | None
+) -> LoadResult:
+    args = [
+        sys.executable,
+        "-m",
+        "bench.pyload",
+        "--url",
+        url,
+        "--script",
+        script,
+        "--connections",
+        str(connections),
+        "--seconds",
+        str(seconds),
+    ]
     for name, value in headers.items():
         args += ["--header", f"{name}: {value}"]
-    process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                   env={**os.environ, **(env or {})})
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
     out, _ = await process.communicate()
     raw = json.loads(out.decode().strip().splitlines()[-1])
-    return LoadResult(requests=raw["requests"], seconds=raw["seconds"],
-                      statuses={int(k): v for k, v in raw["statuses"].items()},
-                      p50_ms=raw["p50_ms"], p99_ms=raw["p99_ms"], errors=raw.get("errors", {}))
+    return LoadResult(
+        requests=raw["requests"],
+        seconds=raw["seconds"],
+        statuses={int(k): v for k, v in raw["statuses"].items()},
+        p50_ms=raw["p50_ms"],
+        p99_ms=raw["p99_ms"],
+        errors=raw.get("errors", {}),
+    )

@@ -8,8 +8,23 @@ from importlib import metadata
 
 from shared.settings import REPO_ROOT
 
-PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "asyncpg", "SQLAlchemy", "pydantic", "orjson",
-            "immutables", "eventsourcing", "psycopg", "psycopg-binary", "psycopg-pool", "httpx")
+PACKAGES = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "asyncpg",
+    "SQLAlchemy",
+    "pydantic",
+    "orjson",
+    "immutables",
+    "eventsourcing",
+    "psycopg",
+    "psycopg-binary",
+    "psycopg-pool",
+    "httpx",
+)
 
 
 def cpu_model() -> str:
@@ -63,6 +78,11 @@ def versions() -> dict[str, str]:
 def describe() -> dict[str, str]:
     commit = _run("git", "rev-parse", "--short", "HEAD") or "unknown"
     dirty = bool(_run("git", "status", "--porcelain", "--untracked-files=no"))
-    return {"nproc": str(os.cpu_count()), "cpu": cpu_model(), "ram": f"{memory_gib():.1f} GiB",
-            "kernel": platform.release(), "commit": commit + (" (work tree has uncommitted changes)" if dirty else ""),
-            "load_before": load_average()}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu_model(),
+        "ram": f"{memory_gib():.1f} GiB",
+        "kernel": platform.release(),
+        "commit": commit + (" (work tree has uncommitted changes)" if dirty else ""),
+        "load_before": load_average(),
+    }

@@ -11,13 +11,12 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from bench import dataset, load, services
 from shared.db import connect_raw
-
 
 # Ingest benchmarks write into a fixed past month, so the quarter the freshness probes rank holds
 # only the background load and the probes, whatever the ingest rates were.
@@ -46,7 +45,7 @@ class Stack:
         return server
 
     def stop(self, name: str | None = None) -> None:
-        for each in ([name] if name else list(self.servers)):
+        for each in [name] if name else list(self.servers):
             server = self.servers.pop(each, None)
             if server:
                 server.stop()
@@ -58,24 +57,47 @@ async def prepare(stack: Stack, *, base_events: int, units: int, source: str = "
     stack.period = dataset.poll_period(source)
     conn = await connect_raw(stack.url)
     try:
-        stack.unit_ids = [row[0] for row in await conn.fetch(
-            "SELECT data->>'unit_id' FROM eventlog.events WHERE type = 'unit.registered' ORDER BY global_position")]
+        stack.unit_ids = [
+            row[0]
+            for row in await conn.fetch(
+                "SELECT data->>'unit_id' FROM eventlog.events WHERE type = 'unit.registered' ORDER BY global_position"
+            )
+        ]
     finally:
         await conn.close()
 
 
 async def ingest_single(stack: Stack, *, seconds: float) -> load.LoadResult:
-    return await load.run(stack.servers["ingest"].base_url + "/v1/events", script="events.lua", connections=64,
-                          seconds=seconds, headers=stack.auth,
-                          env={**stack.load_env, "BENCH_NONCE": secrets.token_hex(4), "BENCH_PREFIX": "S",
-                               "BENCH_OCCURRED": INGEST_OCCURRED})
+    return await load.run(
+        stack.servers["ingest"].base_url + "/v1/events",
+        script="events.lua",
+        connections=64,
+        seconds=seconds,
+        headers=stack.auth,
+        env={
+            **stack.load_env,
+            "BENCH_NONCE": secrets.token_hex(4),
+            "BENCH_PREFIX": "S",
+            "BENCH_OCCURRED": INGEST_OCCURRED,
+        },
+    )
 
 
 async def ingest_batch(stack: Stack, *, seconds: float, batch: int = 1000, connections: int = 4) -> load.LoadResult:
-    return await load.run(stack.servers["ingest"].base_url + "/v1/events/batch", script="events.lua",
-                          connections=connections, seconds=seconds, headers=stack.auth,
-                          env={**stack.load_env, "BENCH_BATCH": str(batch), "BENCH_NONCE": secrets.token_hex(4),
-                               "BENCH_PREFIX": "M", "BENCH_OCCURRED": INGEST_OCCURRED})
+    return await load.run(
+        stack.servers["ingest"].base_url + "/v1/events/batch",
+        script="events.lua",
+        connections=connections,
+        seconds=seconds,
+        headers=stack.auth,
+        env={
+            **stack.load_env,
+            "BENCH_BATCH": str(batch),
+            "BENCH_NONCE": secrets.token_hex(4),
+            "BENCH_PREFIX": "M",
+            "BENCH_OCCURRED": INGEST_OCCURRED,
+        },
+    )
 
 
 async def settled(stack: Stack, *, timeout: float = 600.0) -> int:
@@ -109,6 +131,7 @@ async def poll(stack: Stack, *, seconds: float, etag: str | None) -> load.LoadRe
 
 # --- freshness ------------------------------------------------------------------------------------
 
+
 def period_bounds(quarter: str) -> tuple[datetime, datetime]:
     year, q = int(quarter[:4]), int(quarter[-1])
     first = datetime(year, 3 * q - 2, 1, tzinfo=dataset.ZONE)
@@ -123,15 +146,24 @@ def _now_quarter() -> str:
 
 async def submit_probe_items(stack: Stack, count: int, nonce: str) -> list[str]:
     """Items to adopt during the freshness probes, submitted up front (one batch)."""
-    at = (datetime.now(timezone.utc) - timedelta(minutes=2)).isoformat()
+    at = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
     items = [f"F{nonce}-{i}" for i in range(count)]
-    events = [{"type": "item.submitted", "occurred_at": at,
-               "data": {"item_id": item, "unit_id": stack.unit_ids[i % len(stack.unit_ids)], "title": f"时效探针{i}",
-                        "kind": "single"}}
-              for i, item in enumerate(items)]
+    events = [
+        {
+            "type": "item.submitted",
+            "occurred_at": at,
+            "data": {
+                "item_id": item,
+                "unit_id": stack.unit_ids[i % len(stack.unit_ids)],
+                "title": f"时效探针{i}",
+                "kind": "single",
+            },
+        }
+        for i, item in enumerate(items)
+    ]
     async with httpx.AsyncClient(base_url=stack.servers["ingest"].base_url, headers=stack.auth, timeout=60) as client:
         for start in range(0, len(events), 1000):
-            response = await client.post("/v1/events/batch", json={"events": events[start:start + 1000]})
+            response = await client.post("/v1/events/batch", json={"events": events[start : start + 1000]})
             response.raise_for_status()
     return items
 
@@ -139,14 +171,27 @@ async def submit_probe_items(stack: Stack, count: int, nonce: str) -> list[str]:
 async def background_load(stack: Stack, *, rate: float, seconds: float) -> asyncio.subprocess.Process:
     """A paced open-loop writer in its own process: `rate` item submissions per second."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.pyload", "--url", stack.servers["ingest"].base_url + "/v1/events",
-        "--script", "events.lua", "--connections", "32", "--seconds", str(seconds), "--rate", str(rate),
-        "--header", f"Authorization: Bearer {stack.key}", stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, **stack.load_env, "BENCH_PREFIX": "G", "BENCH_NONCE": secrets.token_hex(4)})
+        sys.executable,
+        "-m",
+        "bench.pyload",
+        "--url",
+        stack.servers["ingest"].base_url + "/v1/events",
+        "--script",
+        "events.lua",
+        "--connections",
+        "32",
+        "--seconds",
+        str(seconds),
+        "--rate",
+        str(rate),
+        "--header",
+        f"Authorization: Bearer {stack.key}",
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, **stack.load_env, "BENCH_PREFIX": "G", "BENCH_NONCE": secrets.token_hex(4)},
+    )
 
 
-async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0,
-                    spacing: float = 0.1) -> dict:
+async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0, spacing: float = 0.1) -> dict:
     """Time from the 201 of an adoption to the first ranking whose `position` includes it."""
     nonce = secrets.token_hex(3)
     items = await submit_probe_items(stack, probes, nonce)
@@ -162,9 +207,11 @@ async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0
     try:
         etag = (await reporting.get(url)).headers.get("etag")
         for item in items:
-            at = (datetime.now(timezone.utc) - timedelta(seconds=30)).isoformat()
-            response = await ingest.post("/v1/events", json={"type": "item.adopted", "occurred_at": at,
-                                                             "data": {"item_id": item, "channel": "city"}})
+            at = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+            response = await ingest.post(
+                "/v1/events",
+                json={"type": "item.adopted", "occurred_at": at, "data": {"item_id": item, "channel": "city"}},
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"probe adoption refused: {response.status_code} {response.text}")
             acknowledged = time.perf_counter()
@@ -191,14 +238,20 @@ async def freshness(stack: Stack, *, probes: int, background_rate: float = 500.0
     try:
         first, last = period_bounds(period)
         period_events = await conn.fetchval(
-            "SELECT count(*) FROM eventlog.events WHERE occurred_at >= $1 AND occurred_at < $2", first, last)
+            "SELECT count(*) FROM eventlog.events WHERE occurred_at >= $1 AND occurred_at < $2", first, last
+        )
     finally:
         await conn.close()
     delays.sort()
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-    return {"p50_ms": delays[len(delays) // 2] * 1000, "p99_ms": p99 * 1000,
-            "max_ms": delays[-1] * 1000, "probes": len(delays), "period_events": period_events,
-            "background_rate": (background or {}).get("requests", 0) / max((background or {}).get("seconds", 1), 1e-9)}
+    return {
+        "p50_ms": delays[len(delays) // 2] * 1000,
+        "p99_ms": p99 * 1000,
+        "max_ms": delays[-1] * 1000,
+        "probes": len(delays),
+        "period_events": period_events,
+        "background_rate": (background or {}).get("requests", 0) / max((background or {}).get("seconds", 1), 1e-9),
+    }
 
 
 def _last_json(out: bytes) -> dict | None:

@@ -30,11 +30,19 @@ class Items(Application):
 
 def _env(url: str, *, pool: int) -> dict[str, str]:
     parts = urlsplit(url)
-    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": parts.path.lstrip("/"),
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1", "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": parts.username or "postgres", "POSTGRES_PASSWORD": parts.password or "",
-            "POSTGRES_SCHEMA": "peer", "POSTGRES_POOL_SIZE": str(pool), "POSTGRES_MAX_OVERFLOW": "0",
-            "POSTGRES_CONN_MAX_AGE": "", "CREATE_TABLE": "y"}
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": parts.username or "postgres",
+        "POSTGRES_PASSWORD": parts.password or "",
+        "POSTGRES_SCHEMA": "peer",
+        "POSTGRES_POOL_SIZE": str(pool),
+        "POSTGRES_MAX_OVERFLOW": "0",
+        "POSTGRES_CONN_MAX_AGE": "",
+        "CREATE_TABLE": "y",
+    }
 
 
 def application(url: str, *, pool: int = 32) -> Items:
@@ -46,8 +54,14 @@ def _create_schema(url: str) -> None:
     import psycopg
 
     parts = urlsplit(url)
-    with psycopg.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-                         dbname=parts.path.lstrip("/"), password=parts.password or "", autocommit=True) as conn:
+    with psycopg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        dbname=parts.path.lstrip("/"),
+        password=parts.password or "",
+        autocommit=True,
+    ) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS peer")
 
 
@@ -79,8 +93,11 @@ def append_single(app: Items, *, threads: int = 32, seconds: float = 10.0) -> di
             future.result()
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"rate": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
 
 
 def fill(app: Items, count: int, *, batch: int = 5000) -> None:
@@ -111,5 +128,3 @@ def read_all_decoded(app: Items, *, page: int = 5000) -> dict:
 
 def count(app: Items) -> int:
     return app.recorder.max_notification_id() or 0
-
-

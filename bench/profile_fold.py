@@ -18,14 +18,14 @@ import time
 import asyncpg
 
 from bench import dataset
-from shared.db import connect_raw
-from shared.migrate import upgrade
-from shared.domain.policy import load_policies
-from shared.projection_schema import generation_ddl
-from shared.settings import Settings
 from services.scoring.folding import ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import write_outcomes
+from shared.db import connect_raw
+from shared.domain.policy import load_policies
+from shared.migrate import upgrade
+from shared.projection_schema import generation_ddl
+from shared.settings import Settings
 from tests.support.database import server_url, with_database
 
 SCHEMA = "proj_gprof"
@@ -65,8 +65,9 @@ async def _loop(conn, folder: ChunkFolder, zone, chunk: int, version: str) -> tu
         state, outcomes = folder.fold(events)
         c = time.perf_counter()
         async with conn.transaction():
-            await write_outcomes(conn, SCHEMA, outcomes, position=events[-1].position, policy_version=version,
-                                 notify=False)
+            await write_outcomes(
+                conn, SCHEMA, outcomes, position=events[-1].position, policy_version=version, notify=False
+            )
         folder.accept(state)
         position = events[-1].position
         processed += len(events)
@@ -118,8 +119,9 @@ def _peak_rss_mib() -> int:
     return 0
 
 
-async def _pipeline(conn, url: str, folder: ChunkFolder, zone, chunk: int, version: str, backends: list[int],
-                    indexes: bool = True):
+async def _pipeline(
+    conn, url: str, folder: ChunkFolder, zone, chunk: int, version: str, backends: list[int], indexes: bool = True
+):
     """The rebuild's bulk phase: `fold_log` with deferred totals, asynchronous commits, indexes last."""
     from services.scoring.projection_writer import Totals
     from shared.projection_schema import secondary_index_ddl
@@ -133,8 +135,15 @@ async def _pipeline(conn, url: str, folder: ChunkFolder, zone, chunk: int, versi
     async def write(events, outcomes):
         started = time.perf_counter()
         async with conn.transaction():
-            await write_outcomes(conn, SCHEMA, outcomes, position=events[-1].position, policy_version=version,
-                                 notify=False, totals=totals)
+            await write_outcomes(
+                conn,
+                SCHEMA,
+                outcomes,
+                position=events[-1].position,
+                policy_version=version,
+                notify=False,
+                totals=totals,
+            )
             if len(totals) > 200_000:
                 await totals.write(conn, SCHEMA)
         done[0] += len(events)
@@ -184,8 +193,16 @@ async def main() -> None:
         if args.mode == "loop":
             processed, times = await _loop(conn, folder, settings.zone, args.chunk, policies.current.version)
         else:
-            processed, times = await _pipeline(conn, url, folder, settings.zone, args.chunk, policies.current.version,
-                                               backends, indexes=not args.indexes_first)
+            processed, times = await _pipeline(
+                conn,
+                url,
+                folder,
+                settings.zone,
+                args.chunk,
+                policies.current.version,
+                backends,
+                indexes=not args.indexes_first,
+            )
         seconds = time.perf_counter() - started
         cpu, pg_cpu = time.process_time() - cpu, _cpu_seconds(backends) - pg_cpu
     finally:
@@ -193,8 +210,10 @@ async def main() -> None:
         await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         await conn.close()
     parts = "  ".join(f"{k} {v:.2f}s" for k, v in times.items())
-    print(f"{args.mode} chunk {args.chunk}: {processed:,} events in {seconds:.2f}s = {processed / seconds:,.0f}/s  {parts}"
-          f"  | cpu: python {cpu:.2f}s postgres {pg_cpu:.2f}s  | peak RSS {_peak_rss_mib()} MiB")
+    print(
+        f"{args.mode} chunk {args.chunk}: {processed:,} events in {seconds:.2f}s = {processed / seconds:,.0f}/s  {parts}"
+        f"  | cpu: python {cpu:.2f}s postgres {pg_cpu:.2f}s  | peak RSS {_peak_rss_mib()} MiB"
+    )
     for key, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {seconds:7.2f}s  {key}")
     if args.prof:

@@ -13,16 +13,23 @@ import random
 import signal
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 
 def _event(counter: int, *, units: list[str], prefix: str, nonce: str) -> dict:
-    at = os.environ.get("BENCH_OCCURRED") or (datetime.now(timezone.utc) - timedelta(seconds=60)).isoformat(
-        timespec="seconds")
-    return {"event_id": str(uuid.uuid4()), "type": "item.submitted", "occurred_at": at,
-            "data": {"item_id": f"{prefix}{nonce}-{os.getpid()}-{counter}", "unit_id": random.choice(units),
-                     "title": f"关于第{counter}号工作情况的报告", "kind": "single"}}
+    at = os.environ.get("BENCH_OCCURRED") or (datetime.now(UTC) - timedelta(seconds=60)).isoformat(timespec="seconds")
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "item.submitted",
+        "occurred_at": at,
+        "data": {
+            "item_id": f"{prefix}{nonce}-{os.getpid()}-{counter}",
+            "unit_id": random.choice(units),
+            "title": f"关于第{counter}号工作情况的报告",
+            "kind": "single",
+        },
+    }
 
 
 class Requests:
@@ -35,7 +42,8 @@ class Requests:
         self.script = script
         self.headers = "".join(f"{h}\r\n" for h in headers)
         self.units = [u for u in os.environ.get("BENCH_UNIT_IDS", "").split(",") if u] or [
-            f"U{i:05d}" for i in range(int(os.environ.get("BENCH_UNITS", "200")))]
+            f"U{i:05d}" for i in range(int(os.environ.get("BENCH_UNITS", "200")))
+        ]
         self.batch = int(os.environ.get("BENCH_BATCH", "0"))
         self.prefix = os.environ.get("BENCH_PREFIX", "P")
         self.nonce = os.environ.get("BENCH_NONCE", uuid.uuid4().hex[:8])
@@ -53,13 +61,16 @@ class Requests:
                 events.append(_event(self.counter, units=self.units, prefix=self.prefix, nonce=self.nonce))
             return self._post("/v1/events/batch", json.dumps({"events": events}, ensure_ascii=False).encode())
         self.counter += 1
-        body = json.dumps(_event(self.counter, units=self.units, prefix=self.prefix, nonce=self.nonce),
-                          ensure_ascii=False).encode()
+        body = json.dumps(
+            _event(self.counter, units=self.units, prefix=self.prefix, nonce=self.nonce), ensure_ascii=False
+        ).encode()
         return self._post("/v1/events", body)
 
     def _post(self, path: str, body: bytes) -> bytes:
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n{self.headers}\r\n")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{self.headers}\r\n"
+        )
         return head.encode() + body
 
 
@@ -79,15 +90,21 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _connection(requests: Requests, deadline: list[float], latencies: list[float], statuses: dict[int, int],
-                      errors: dict[str, int], pacer: asyncio.Queue | None) -> None:
+async def _connection(
+    requests: Requests,
+    deadline: list[float],
+    latencies: list[float],
+    statuses: dict[int, int],
+    errors: dict[str, int],
+    pacer: asyncio.Queue | None,
+) -> None:
     reader, writer = await asyncio.open_connection(requests.host, requests.port)
     try:
         while time.perf_counter() < deadline[0]:
             if pacer is not None:
                 try:
                     await asyncio.wait_for(pacer.get(), timeout=0.1)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
             started = time.perf_counter()
             writer.write(requests.next())
@@ -124,8 +141,10 @@ async def main_async(args: argparse.Namespace) -> dict:
     deadline = [started + args.seconds]  # SIGTERM ends the run early, and the summary is still printed
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: deadline.__setitem__(0, 0.0))
     pacer = asyncio.Queue() if args.rate else None
-    tasks = [asyncio.create_task(_connection(requests, deadline, latencies, statuses, errors, pacer))
-             for _ in range(args.connections)]
+    tasks = [
+        asyncio.create_task(_connection(requests, deadline, latencies, statuses, errors, pacer))
+        for _ in range(args.connections)
+    ]
     if pacer is not None:
         tasks.append(asyncio.create_task(_pace(pacer, args.rate, deadline)))
     await asyncio.gather(*tasks)
@@ -135,8 +154,14 @@ async def main_async(args: argparse.Namespace) -> dict:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
 
-    return {"requests": len(latencies), "seconds": seconds, "statuses": statuses, "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99), "errors": errors}
+    return {
+        "requests": len(latencies),
+        "seconds": seconds,
+        "statuses": statuses,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+    }
 
 
 def main() -> None:

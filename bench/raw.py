@@ -9,7 +9,7 @@ and the driver can do on this machine, which kaohe's rates are divided by.
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import orjson
@@ -37,21 +37,39 @@ CREATE TABLE bench_raw.events (
 CREATE INDEX ON bench_raw.events (type, global_position);
 CREATE INDEX ON bench_raw.events (recorded_at);
 """
-INSERT = ("INSERT INTO bench_raw.events (event_id, stream_id, stream_version, type, schema_version, occurred_at, "
-          "actor, data, metadata, content_hash) VALUES ($1, $2, 1, 'item.submitted', 1, $3, $4, $5, '{}', $6)")
-COLUMNS = ("event_id", "stream_id", "stream_version", "type", "schema_version", "occurred_at", "actor", "data",
-           "metadata", "content_hash")
+INSERT = (
+    "INSERT INTO bench_raw.events (event_id, stream_id, stream_version, type, schema_version, occurred_at, "
+    "actor, data, metadata, content_hash) VALUES ($1, $2, 1, 'item.submitted', 1, $3, $4, $5, '{}', $6)"
+)
+COLUMNS = (
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "actor",
+    "data",
+    "metadata",
+    "content_hash",
+)
 
 
 async def _connect(url: str, *, binary_json: bool = False) -> asyncpg.Connection:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     if binary_json:
-        await conn.set_type_codec("jsonb", schema="pg_catalog", format="binary",
-                                  encoder=lambda v: b"\x01" + orjson.dumps(v), decoder=lambda b: orjson.loads(b[1:]))
+        await conn.set_type_codec(
+            "jsonb",
+            schema="pg_catalog",
+            format="binary",
+            encoder=lambda v: b"\x01" + orjson.dumps(v),
+            decoder=lambda b: orjson.loads(b[1:]),
+        )
     else:
         for name in ("json", "jsonb"):
-            await conn.set_type_codec(name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(),
-                                      decoder=orjson.loads)
+            await conn.set_type_codec(
+                name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
+            )
     return conn
 
 
@@ -70,7 +88,7 @@ def _data(n: int) -> dict:
 async def single_row_commits(url: str, *, connections: int = 32, seconds: float = 10.0) -> dict:
     """Each connection in autocommit: one INSERT = one transaction = one WAL flush (group commit helps)."""
     conns = [await _connect(url) for _ in range(connections)]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -88,14 +106,17 @@ async def single_row_commits(url: str, *, connections: int = 32, seconds: float 
         elapsed = time.perf_counter() - started
         await asyncio.gather(*(c.close() for c in conns))
     latencies.sort()
-    return {"rate": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
 
 
 async def copy_batches(url: str, *, batch: int = 1000, seconds: float = 10.0) -> dict:
     """One connection COPYing 1000-row batches back to back, each batch its own transaction."""
     conn = await _connect(url, binary_json=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = 0
     deadline = time.perf_counter() + seconds
     started = time.perf_counter()
@@ -104,8 +125,9 @@ async def copy_batches(url: str, *, batch: int = 1000, seconds: float = 10.0) ->
             records = []
             for _ in range(batch):
                 n = uuid.uuid4()
-                records.append((n, f"item-{n.hex}", 1, "item.submitted", 1, now, ACTOR, _data(n.int % 10**9), {},
-                                n.bytes))
+                records.append(
+                    (n, f"item-{n.hex}", 1, "item.submitted", 1, now, ACTOR, _data(n.int % 10**9), {}, n.bytes)
+                )
             await conn.copy_records_to_table("events", schema_name="bench_raw", records=records, columns=COLUMNS)
             rows += batch
     finally:
@@ -121,8 +143,10 @@ async def read_all_decoded(url: str, *, limit: int | None = None, prefetch: int 
     started = time.perf_counter()
     try:
         async with conn.transaction():
-            query = ("SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
-                     "ORDER BY global_position" + (f" LIMIT {int(limit)}" if limit else ""))
+            query = (
+                "SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
+                "ORDER BY global_position" + (f" LIMIT {int(limit)}" if limit else "")
+            )
             async for row in conn.cursor(query, prefetch=prefetch):
                 count += 1 if row[4] is not None else 0
     finally:

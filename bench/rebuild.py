@@ -17,16 +17,16 @@ import httpx
 
 from bench import services
 from bench.database import Databases, name_of
-from shared.db import connect_raw
 from services.scoring.log_reader import stream_log
+from shared.db import connect_raw
 
 
 @dataclass
 class RebuildRun:
-    mode: str          # "rebuild" (the endpoint) or "catch-up" (projector from checkpoint 0)
+    mode: str  # "rebuild" (the endpoint) or "catch-up" (projector from checkpoint 0)
     events: int
     seconds: float
-    peak_rss: int      # bytes, VmHWM of the scoring process
+    peak_rss: int  # bytes, VmHWM of the scoring process
     server_rate: float | None = None
 
     @property
@@ -43,7 +43,7 @@ async def _sample_rss(server: services.Server, samples: list[int], stop: asyncio
         samples.append(server.rss_bytes())
         try:
             await asyncio.wait_for(stop.wait(), timeout=0.25)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -70,8 +70,9 @@ async def catch_up_run(url: str, key: str, *, timeout: float = 3600) -> tuple[Re
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(server, samples, stop))
     try:
-        async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"},
-                                     timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as client:
             # Timed from the first status answer, so interpreter start-up and imports are not counted.
             started, first = time.perf_counter(), (await _status(client))["checkpoint_position"]
             status = await _caught_up(client, timeout=timeout)
@@ -84,8 +85,9 @@ async def catch_up_run(url: str, key: str, *, timeout: float = 3600) -> tuple[Re
 
 async def rebuild_run(server: services.Server, key: str, *, timeout: float = 3600) -> RebuildRun:
     """One POST /v1/projections/rebuild, polled until it succeeded."""
-    async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"},
-                                 timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as client:
         started = time.perf_counter()
         response = await client.post("/v1/projections/rebuild")
         response.raise_for_status()
@@ -99,12 +101,18 @@ async def rebuild_run(server: services.Server, key: str, *, timeout: float = 360
                 raise RuntimeError(f"rebuild did not succeed: {job}")
             await asyncio.sleep(0.2)
         seconds = time.perf_counter() - started
-    return RebuildRun("rebuild", int(job.get("total") or job.get("processed") or 0), seconds,
-                      server.peak_rss_bytes(), job.get("events_per_second"))
+    return RebuildRun(
+        "rebuild",
+        int(job.get("total") or job.get("processed") or 0),
+        seconds,
+        server.peak_rss_bytes(),
+        job.get("events_per_second"),
+    )
 
 
-async def measure(dbs: Databases, loaded_url: str, key: str, *, runs: int, mode: str = "auto",
-                  notes: list[str] | None = None) -> list[RebuildRun]:
+async def measure(
+    dbs: Databases, loaded_url: str, key: str, *, runs: int, mode: str = "auto", notes: list[str] | None = None
+) -> list[RebuildRun]:
     """`runs` rebuilds of the loaded log (see the module docstring for the two modes). In `auto`
     mode a rebuild endpoint that is absent or fails sends the runs to catch-up, with a note."""
     notes = notes if notes is not None else []

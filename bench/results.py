@@ -1,8 +1,8 @@
 """Runs of one benchmark, their summary, the targets, and docs/benchmarks.md."""
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass
@@ -53,6 +53,7 @@ def _at_least(name: str, reference: str, factor: float) -> Callable:
     def check(series: dict[str, Series]):
         value = ratio(series.get(name), series.get(reference))
         return value, (None if value is None else value >= factor)
+
     return check
 
 
@@ -63,6 +64,7 @@ def _value(name: str, attr: str, limit: float, *, most: bool) -> Callable:
         if value is None:
             return None, None
         return value, (value <= limit if most else value >= limit)
+
     return check
 
 
@@ -73,6 +75,7 @@ def _flat(small: str, large: str, tolerance: float) -> Callable:
             return None, None
         change = float(b.extra["peak_rss_mb"]) / float(a.extra["peak_rss_mb"]) - 1
         return change, abs(change) <= tolerance
+
     return check
 
 
@@ -83,6 +86,7 @@ def _rss(name: str, limit_mb: float) -> Callable:
             return None, None
         value = float(s.extra["peak_rss_mb"])
         return value, value <= limit_mb
+
     return check
 
 
@@ -92,8 +96,11 @@ TARGETS = [
     Target("ingest-batch", "≥ 0.5 × raw COPY rows/s", _at_least("ingest-batch", "raw-copy", 0.5)),
     Target("rebuild", "≥ 50,000 events/s", _value("rebuild", "median", 50_000, most=False)),
     Target("rebuild", "peak RSS ≤ 300 MB", _rss("rebuild", 300)),
-    Target("rebuild", "peak RSS flat (±10%) from the rebuild log to the --huge log (1M → 5M)",
-           _flat("rebuild", "rebuild-huge", 0.10)),
+    Target(
+        "rebuild",
+        "peak RSS flat (±10%) from the rebuild log to the --huge log (1M → 5M)",
+        _flat("rebuild", "rebuild-huge", 0.10),
+    ),
     Target("freshness", "p99 ≤ 100 ms", _value("freshness", "p99", 100, most=True)),
     Target("poll-304", "≥ 0.8 × ceiling", _at_least("poll-304", "ceiling", 0.8)),
     Target("poll-304", "p99 ≤ 20 ms", _value("poll-304", "p99", 20, most=True)),
@@ -102,6 +109,14 @@ TARGETS = [
     Target("read-all", "≥ 0.8 × raw cursor + orjson decode", _at_least("read-all", "raw-read-all", 0.8)),
 ]
 # The reference each benchmark is divided by in the main table.
-REFERENCES = {"ingest-single": "raw-single", "ingest-batch": "raw-copy", "poll-200": "ceiling", "poll-304": "ceiling",
-              "read-all": "raw-read-all", "peer-append": "raw-single", "peer-read-all": "raw-read-all",
-              "ceiling-pyload": "ceiling", "ceiling-post": "ceiling"}
+REFERENCES = {
+    "ingest-single": "raw-single",
+    "ingest-batch": "raw-copy",
+    "poll-200": "ceiling",
+    "poll-304": "ceiling",
+    "read-all": "raw-read-all",
+    "peer-append": "raw-single",
+    "peer-read-all": "raw-read-all",
+    "ceiling-pyload": "ceiling",
+    "ceiling-post": "ceiling",
+}

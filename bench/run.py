@@ -20,17 +20,32 @@ from bench.results import Series
 from shared.settings import REPO_ROOT
 
 PHASES = ("raw", "peer", "ceiling", "online", "rebuild", "read-all")
-FULL = {"runs": 3, "seconds": 10.0, "base_events": 100_000, "units": 200, "rebuild_events": 1_000_000,
-        "rebuild_units": 2000, "probes": 100}
-QUICK = {"runs": 3, "seconds": 2.0, "base_events": 10_000, "units": 200, "rebuild_events": 20_000,
-         "rebuild_units": 200, "probes": 15}
+FULL = {
+    "runs": 3,
+    "seconds": 10.0,
+    "base_events": 100_000,
+    "units": 200,
+    "rebuild_events": 1_000_000,
+    "rebuild_units": 2000,
+    "probes": 100,
+}
+QUICK = {
+    "runs": 3,
+    "seconds": 2.0,
+    "base_events": 10_000,
+    "units": 200,
+    "rebuild_events": 20_000,
+    "rebuild_units": 200,
+    "probes": 15,
+}
 HUGE_EVENTS = 5_000_000
 BACKGROUND_RATE = 500.0  # events/s of single appends while the freshness probes run
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, 2 s per run")
     parser.add_argument("--huge", action="store_true", help=f"also rebuild over {HUGE_EVENTS:,} events, once")
     parser.add_argument("--huge-events", type=int, default=HUGE_EVENTS, help="the size of the --huge log")
@@ -38,8 +53,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="seconds per load run")
     parser.add_argument("--rebuild-events", type=int, help="events in the rebuild / read-all log")
     parser.add_argument("--rebuild-mode", choices=("auto", "rebuild", "catch-up"), default="auto")
-    parser.add_argument("--source", choices=("auto", "demo", "bench"), default="auto",
-                        help="dataset generator: tools/demo.py (auto when present) or bench/dataset.py")
+    parser.add_argument(
+        "--source",
+        choices=("auto", "demo", "bench"),
+        default="auto",
+        help="dataset generator: tools/demo.py (auto when present) or bench/dataset.py",
+    )
     parser.add_argument("--only", action="append", choices=PHASES, help="run only these phases (repeatable)")
     parser.add_argument("--output", default=str(REPO_ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--json", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "kaohe-bench.json"))
@@ -93,17 +112,26 @@ class Bench:
         server = await services.start("ceiling")
         try:
             for i in range(self.size["runs"]):
-                r = await load.run(server.base_url + "/tiny", script="get.lua", connections=64,
-                                   seconds=self.size["seconds"])
+                r = await load.run(
+                    server.base_url + "/tiny", script="get.lua", connections=64, seconds=self.size["seconds"]
+                )
                 self.s("ceiling", "requests/s").add(r.rate(200), r.p50_ms, r.p99_ms)
-                p = await load.run(server.base_url + "/tiny", script="post_tiny.lua", connections=64,
-                                   seconds=self.size["seconds"])
+                p = await load.run(
+                    server.base_url + "/tiny", script="post_tiny.lua", connections=64, seconds=self.size["seconds"]
+                )
                 self.s("ceiling-post", "requests/s").add(p.rate(200), p.p50_ms, p.p99_ms)
-                self.say(f"ceiling run {i + 1}: GET {r.rate(200):,.0f}/s, POST {p.rate(200):,.0f}/s "
-                         f"({load.driver_name()})")
+                self.say(
+                    f"ceiling run {i + 1}: GET {r.rate(200):,.0f}/s, POST {p.rate(200):,.0f}/s ({load.driver_name()})"
+                )
             if load.driver_name() == "wrk":
-                r = await load._pyload(server.base_url + "/tiny", script="get.lua", connections=64,
-                                       seconds=self.size["seconds"], headers={}, env=None)
+                r = await load._pyload(
+                    server.base_url + "/tiny",
+                    script="get.lua",
+                    connections=64,
+                    seconds=self.size["seconds"],
+                    headers={},
+                    env=None,
+                )
                 self.s("ceiling-pyload", "requests/s").add(r.rate(200), r.p50_ms, r.p99_ms)
         finally:
             server.stop()
@@ -122,8 +150,10 @@ class Bench:
                 b = await online.ingest_batch(stack, seconds=max(seconds, 4.0))
                 self._check(b, 201, "ingest-batch")
                 self.s("ingest-batch", "events/s").add(b.rate(201) * 1000, b.p50_ms, b.p99_ms)
-                self.say(f"ingest run {i + 1}: single {r.rate(201):,.0f}/s (p99 {r.p99_ms:,.0f} ms), "
-                         f"batch {b.rate(201) * 1000:,.0f} events/s")
+                self.say(
+                    f"ingest run {i + 1}: single {r.rate(201):,.0f}/s (p99 {r.p99_ms:,.0f} ms), "
+                    f"batch {b.rate(201) * 1000:,.0f} events/s"
+                )
             await stack.start("scoring")
             await online.settled(stack)
             await stack.start("reporting")
@@ -143,11 +173,15 @@ class Bench:
                 fresh.add(f["probes"], f["p50_ms"], f["p99_ms"])
                 fresh.extra[f"run {i + 1} background events/s"] = f["background_rate"]
                 fresh.extra[f"run {i + 1} events in the ranked quarter"] = str(f["period_events"])
-                self.say(f"freshness run {i + 1}: p50 {f['p50_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms, "
-                         f"background {f['background_rate']:,.0f}/s")
+                self.say(
+                    f"freshness run {i + 1}: p50 {f['p50_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms, "
+                    f"background {f['background_rate']:,.0f}/s"
+                )
                 if f["background_rate"] < 0.9 * BACKGROUND_RATE:
-                    self.notes.append(f"freshness run {i + 1}: the background load reached {f['background_rate']:,.0f} "
-                                      f"of the {BACKGROUND_RATE:,.0f} events/s asked (ingest's single-append ceiling)")
+                    self.notes.append(
+                        f"freshness run {i + 1}: the background load reached {f['background_rate']:,.0f} "
+                        f"of the {BACKGROUND_RATE:,.0f} events/s asked (ingest's single-append ceiling)"
+                    )
         finally:
             stack.stop()
             await self.dbs.drop(url)
@@ -162,8 +196,9 @@ class Bench:
         url = await self.dbs.create()
         try:
             started = time.perf_counter()
-            loaded = await dataset.load(url, dataset.events(count, units=self.size["rebuild_units"],
-                                                            source=self.args.source))
+            loaded = await dataset.load(
+                url, dataset.events(count, units=self.size["rebuild_units"], source=self.args.source)
+            )
             self.say(f"loaded {loaded:,} events in {time.perf_counter() - started:,.0f} s")
             if "rebuild" in self.phases:
                 await self._rebuild(url, "rebuild", runs=self.size["runs"])
@@ -174,22 +209,32 @@ class Bench:
         if self.args.huge and "rebuild" in self.phases:
             url = await self.dbs.create()
             try:
-                await dataset.load(url, dataset.events(self.args.huge_events, units=self.size["rebuild_units"],
-                                                       source=self.args.source))
+                await dataset.load(
+                    url,
+                    dataset.events(self.args.huge_events, units=self.size["rebuild_units"], source=self.args.source),
+                )
                 await self._rebuild(url, "rebuild-huge", runs=1)
             finally:
                 await self.dbs.drop(url)
 
     async def _rebuild(self, url: str, name: str, *, runs: int) -> None:
-        results = await rebuild.measure(self.dbs, url, self.key, runs=runs, mode=self.args.rebuild_mode,
-                                        notes=self.notes)
+        results = await rebuild.measure(
+            self.dbs, url, self.key, runs=runs, mode=self.args.rebuild_mode, notes=self.notes
+        )
         series = self.s(name, "events/s")
         for run in results:
             series.add(run.rate)
-            self.say(f"{name} ({run.mode}): {run.events:,} events in {run.seconds:,.1f} s = {run.rate:,.0f}/s, "
-                     f"peak RSS {run.peak_rss / 2**20:,.0f} MiB")
-        series.extra.update({"mode": results[0].mode, "events": str(results[0].events),
-                             "peak_rss_mb": max(r.peak_rss for r in results) / 2**20})
+            self.say(
+                f"{name} ({run.mode}): {run.events:,} events in {run.seconds:,.1f} s = {run.rate:,.0f}/s, "
+                f"peak RSS {run.peak_rss / 2**20:,.0f} MiB"
+            )
+        series.extra.update(
+            {
+                "mode": results[0].mode,
+                "events": str(results[0].events),
+                "peak_rss_mb": max(r.peak_rss for r in results) / 2**20,
+            }
+        )
 
     async def _read_all(self, url: str, count: int) -> None:
         app = await asyncio.to_thread(peer.application, url, pool=2)
@@ -202,8 +247,10 @@ class Bench:
                 self.s("read-all", "events/s").add(ours["rate"])
                 self.s("raw-read-all", "events/s").add(floor["rate"])
                 self.s("peer-read-all", "events/s").add(theirs["rate"])
-                self.say(f"read-all run {i + 1}: ours {ours['rate']:,.0f}/s, raw {floor['rate']:,.0f}/s, "
-                         f"peer {theirs['rate']:,.0f}/s ({ours['events']:,} events)")
+                self.say(
+                    f"read-all run {i + 1}: ours {ours['rate']:,.0f}/s, raw {floor['rate']:,.0f}/s, "
+                    f"peer {theirs['rate']:,.0f}/s ({ours['events']:,} events)"
+                )
         finally:
             app.close()
 
@@ -224,17 +271,31 @@ class Bench:
             await self.dbs.drop_all()
         env["load_after"] = machine.load_average()
         if self.args.quick:
-            self.notes.insert(0, "A smoke run (`--quick`): small sizes and 2-second runs, so the numbers are noisy "
-                                 "and the rebuild is far smaller than its target's 1M events; `make bench` for "
-                                 "the real ones.")
-        sizes = {**self.size, **({"huge_events": self.args.huge_events} if self.args.huge else {}),
-                 "driver": load.driver_name(),
-                 "dataset": "tools/demo.py" if (self.args.source == "demo" or (
-                     self.args.source == "auto" and dataset.demo_available())) else "bench/dataset.py",
-                 "phases": ", ".join(p for p in PHASES if p in self.phases)}
+            self.notes.insert(
+                0,
+                "A smoke run (`--quick`): small sizes and 2-second runs, so the numbers are noisy "
+                "and the rebuild is far smaller than its target's 1M events; `make bench` for "
+                "the real ones.",
+            )
+        sizes = {
+            **self.size,
+            **({"huge_events": self.args.huge_events} if self.args.huge else {}),
+            "driver": load.driver_name(),
+            "dataset": "tools/demo.py"
+            if (self.args.source == "demo" or (self.args.source == "auto" and dataset.demo_available()))
+            else "bench/dataset.py",
+            "phases": ", ".join(p for p in PHASES if p in self.phases),
+        }
         command = "python -m bench.run " + " ".join(sys.argv[1:])
-        text = report.render(self.series, env=env, versions=machine.versions(), postgres=postgres,
-                             command=command.strip(), sizes=sizes, notes=self.notes)
+        text = report.render(
+            self.series,
+            env=env,
+            versions=machine.versions(),
+            postgres=postgres,
+            command=command.strip(),
+            sizes=sizes,
+            notes=self.notes,
+        )
         with open(self.args.output, "w") as out:
             out.write(text)
         with open(self.args.json, "w") as out:

@@ -74,8 +74,14 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
-async def start(name: str, *, env: dict[str, str] | None = None, log_dir: str = "/tmp",
-                ready_path: str = "/readyz", timeout: float = 120.0) -> Server:
+async def start(
+    name: str,
+    *,
+    env: dict[str, str] | None = None,
+    log_dir: str = "/tmp",
+    ready_path: str = "/readyz",
+    timeout: float = 120.0,
+) -> Server:
     """Start one app under uvicorn on a free port and wait until `ready_path` answers 200."""
     port = free_port()
     log_path = os.path.join(log_dir, f"kaohe-bench-{name}-{port}.log")
@@ -83,7 +89,10 @@ async def start(name: str, *, env: dict[str, str] | None = None, log_dir: str = 
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", APPS[name], "--host", "127.0.0.1", "--port", str(port), *UVICORN_ARGS],
-            cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(name, port, process, log_path)
     deadline = time.monotonic() + timeout

@@ -9,9 +9,11 @@ from shared.settings import Settings
 
 
 def _url() -> str:
-    return (context.get_x_argument(as_dictionary=True).get("url")
-            or context.config.get_main_option("sqlalchemy.url")
-            or Settings().database_url)
+    return (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or context.config.get_main_option("sqlalchemy.url")
+        or Settings().database_url
+    )
 
 
 def _run(connection) -> None:

@@ -26,10 +26,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "office": frozenset({"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "status"}),
     "unit": frozenset({"append", "read_ledger", "read_rankings", "status"}),
     "viewer": frozenset({"read_rankings", "read_reports", "status"}),
-    "auditor": frozenset({"read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if",
-                          "rebuild", "status"}),
-    "admin": frozenset({"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if",
-                        "rebuild", "status"}),
+    "auditor": frozenset(
+        {"read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
+    ),
+    "admin": frozenset(
+        {"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
+    ),
 }
 PUBLIC_WHEN_ALLOWED = frozenset({"read_rankings", "read_public_reports"})
 CACHE_SECONDS = 5.0
@@ -85,8 +87,9 @@ def key_id_of(key: str) -> str | None:
     return parts[1] if len(parts) == 3 and parts[0] == "kh" else None
 
 
-async def create_key(conn: AsyncConnection, *, role: str, name: str, unit_id: str | None = None,
-                     key: str | None = None) -> str:
+async def create_key(
+    conn: AsyncConnection, *, role: str, name: str, unit_id: str | None = None, key: str | None = None
+) -> str:
     """Store a new key (or the given one) and return it; the caller commits."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -97,7 +100,9 @@ async def create_key(conn: AsyncConnection, *, role: str, name: str, unit_id: st
     else:
         key_id = key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8]
     await conn.execute(
-        text("INSERT INTO auth.api_keys (key_id, name, role, unit_id, key_hash) VALUES (:id, :name, :role, :unit, :hash)"),
+        text(
+            "INSERT INTO auth.api_keys (key_id, name, role, unit_id, key_hash) VALUES (:id, :name, :role, :unit, :hash)"
+        ),
         {"id": key_id, "name": name, "role": role, "unit": unit_id, "hash": hash_key(key)},
     )
     return key
@@ -106,8 +111,10 @@ async def create_key(conn: AsyncConnection, *, role: str, name: str, unit_id: st
 async def ensure_bootstrap_key(conn: AsyncConnection, key: str) -> None:
     """Create the admin key `KAOHE_BOOTSTRAP_ADMIN_KEY` unless a key with that secret exists."""
     await conn.execute(
-        text("INSERT INTO auth.api_keys (key_id, name, role, key_hash) VALUES (:id, 'bootstrap-admin', 'admin', :hash) "
-             "ON CONFLICT (key_hash) DO NOTHING"),
+        text(
+            "INSERT INTO auth.api_keys (key_id, name, role, key_hash) VALUES (:id, 'bootstrap-admin', 'admin', :hash) "
+            "ON CONFLICT (key_hash) DO NOTHING"
+        ),
         {"id": key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8], "hash": hash_key(key)},
     )
 
@@ -125,10 +132,14 @@ class KeyCache:
             return cached[1]
         key_id = key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8]
         async with engine.connect() as conn:
-            rows = (await conn.execute(
-                text("SELECT name, role, unit_id, key_hash FROM auth.api_keys WHERE key_id = :id AND revoked_at IS NULL"),
-                {"id": key_id},
-            )).all()
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT name, role, unit_id, key_hash FROM auth.api_keys WHERE key_id = :id AND revoked_at IS NULL"
+                    ),
+                    {"id": key_id},
+                )
+            ).all()
         digest = hash_key(key)
         principal = None
         for row in rows:

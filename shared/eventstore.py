@@ -5,9 +5,10 @@ atomic step.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -44,7 +45,7 @@ class NewRecord:
 def content_hash(type_name: str, occurred_at: datetime, data: dict[str, Any], metadata: dict[str, Any]) -> bytes:
     """Hash of what the client said; equal hashes under one event id make a retry, not a conflict."""
     canonical = orjson.dumps(
-        [type_name, occurred_at.astimezone(timezone.utc).isoformat(), data, metadata],
+        [type_name, occurred_at.astimezone(UTC).isoformat(), data, metadata],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(canonical).digest()
@@ -102,7 +103,11 @@ def _recorded(row: Any) -> RecordedEvent:
 
 
 async def read_all(
-    conn: AsyncConnection, *, after: int = 0, limit: int = 100, type_name: str | None = None,
+    conn: AsyncConnection,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    type_name: str | None = None,
     stream_id: str | None = None,
 ) -> list[RecordedEvent]:
     """Events after a position in global order, optionally of one type or stream."""
@@ -115,8 +120,9 @@ async def read_all(
         clauses.append("stream_id = :stream")
         params["stream"] = stream_id
     result = await conn.execute(
-        text(f"SELECT {COLUMNS} FROM eventlog.events WHERE {' AND '.join(clauses)} "
-             "ORDER BY global_position LIMIT :limit"),
+        text(
+            f"SELECT {COLUMNS} FROM eventlog.events WHERE {' AND '.join(clauses)} ORDER BY global_position LIMIT :limit"
+        ),
         params,
     )
     return [_recorded(row) for row in result]
@@ -136,8 +142,10 @@ async def read_streams(conn: AsyncConnection, stream_ids: Sequence[str]) -> dict
     if not stream_ids:
         return found
     result = await conn.execute(
-        text(f"SELECT {COLUMNS} FROM eventlog.events WHERE stream_id = ANY(CAST(:streams AS text[])) "
-             "ORDER BY stream_id, stream_version"),
+        text(
+            f"SELECT {COLUMNS} FROM eventlog.events WHERE stream_id = ANY(CAST(:streams AS text[])) "
+            "ORDER BY stream_id, stream_version"
+        ),
         {"streams": list(stream_ids)},
     )
     for row in result:

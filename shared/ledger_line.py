@@ -11,7 +11,7 @@ class LedgerEntry(BaseModel):
     clause_text: str | None
     reward_clause: str | None
     points: int
-    reward_yuan: str = Field(description="Two-decimal string, e.g. \"20.00\"")
+    reward_yuan: str = Field(description='Two-decimal string, e.g. "20.00"')
     officer_ids: list[str]
     item_id: str | None
     revoked_by: str | None

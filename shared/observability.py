@@ -11,8 +11,9 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -33,32 +34,49 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.probes: list[Probe] = []
         self.request_seconds = Histogram(
-            "kaohe_http_request_duration_seconds", "Request latency by route template and status.",
-            ["service", "method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
+            "kaohe_http_request_duration_seconds",
+            "Request latency by route template and status.",
+            ["service", "method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.refusals = Counter(
-            "kaohe_refusals", "Answers with a 4xx/5xx problem, by stable problem code.",
-            ["service", "status", "code"], registry=self.registry)
+            "kaohe_refusals",
+            "Answers with a 4xx/5xx problem, by stable problem code.",
+            ["service", "status", "code"],
+            registry=self.registry,
+        )
         self.appends = Counter(
-            "kaohe_events_appended", "Events appended to the log (duplicates not counted), by type.",
-            ["type"], registry=self.registry)
+            "kaohe_events_appended",
+            "Events appended to the log (duplicates not counted), by type.",
+            ["type"],
+            registry=self.registry,
+        )
         if service == "scoring":
             self._projector_gauges()
 
     def _projector_gauges(self) -> None:
         self.projector_lag_events = Gauge(
-            "kaohe_projector_lag_events", "Events in the log the projection has not folded yet.",
-            registry=self.registry)
+            "kaohe_projector_lag_events", "Events in the log the projection has not folded yet.", registry=self.registry
+        )
         self.projector_lag_seconds = Gauge(
-            "kaohe_projector_lag_seconds", "Age of the oldest event not yet projected (0 when caught up).",
-            registry=self.registry)
+            "kaohe_projector_lag_seconds",
+            "Age of the oldest event not yet projected (0 when caught up).",
+            registry=self.registry,
+        )
         self.projector_checkpoint = Gauge(
-            "kaohe_projector_checkpoint_position", "Last log position folded into the projection.",
-            registry=self.registry)
+            "kaohe_projector_checkpoint_position",
+            "Last log position folded into the projection.",
+            registry=self.registry,
+        )
         self.projector_projecting = Gauge(
-            "kaohe_projector_projecting", "1 when this instance holds the projector lock and projects.",
-            registry=self.registry)
+            "kaohe_projector_projecting",
+            "1 when this instance holds the projector lock and projects.",
+            registry=self.registry,
+        )
         self.database_up = Gauge(
-            "kaohe_database_up", "1 when the last probe reached the database.", registry=self.registry)
+            "kaohe_database_up", "1 when the last probe reached the database.", registry=self.registry
+        )
 
     def appended(self, types: Iterable[str]) -> None:
         for type_name in types:
@@ -69,7 +87,7 @@ class Metrics:
             try:
                 await probe(self)
                 self.database_up.set(1)
-            except Exception as exc:  # noqa: BLE001 - a scrape must answer while the database is away
+            except Exception as exc:
                 self.database_up.set(0)
                 log.warning("metrics probe failed: %s: %s", type(exc).__name__, exc)
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -118,9 +136,20 @@ class Observe:
             if status >= 400:
                 metrics.refusals.labels(metrics.service, str(status), code or "unknown").inc()
         if route not in ("/healthz", "/readyz", "/metrics"):
-            log.info("%s %s %s", scope["method"], scope["path"], status,
-                     extra={"method": scope["method"], "path": scope["path"], "route": route, "status": status,
-                            "duration_ms": round(seconds * 1000, 2), **({"code": code} if code else {})})
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    **({"code": code} if code else {}),
+                },
+            )
 
 
 class JsonFormatter(logging.Formatter):
@@ -130,7 +159,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -10,8 +10,11 @@ from shared.domain.periods import BadPeriod, Period, parse_period
 from shared.problems import Problem
 
 
-async def _period(period: Annotated[str, Query(description="2026, 2026-H1, 2026-Q1 or 2026-03",
-                                          examples=["2026", "2026-H1", "2026-Q1", "2026-03"])]) -> Period:
+async def _period(
+    period: Annotated[
+        str, Query(description="2026, 2026-H1, 2026-Q1 or 2026-03", examples=["2026", "2026-H1", "2026-Q1", "2026-03"])
+    ],
+) -> Period:
     try:
         return parse_period(period)
     except BadPeriod as exc:
@@ -35,7 +38,12 @@ def _representable(value: datetime | None) -> datetime | None:
     return value
 
 
-AsOfPosition = Annotated[int | None, Query(ge=0, le=MAX_POSITION,
-                                           description="The answer as it stood after this log position")]
-AsOf = Annotated[datetime | None, BeforeValidator(_not_a_number), AfterValidator(_representable),
-                 Query(description="The answer as recorded by this time (with offset)")]
+AsOfPosition = Annotated[
+    int | None, Query(ge=0, le=MAX_POSITION, description="The answer as it stood after this log position")
+]
+AsOf = Annotated[
+    datetime | None,
+    BeforeValidator(_not_a_number),
+    AfterValidator(_representable),
+    Query(description="The answer as recorded by this time (with offset)"),
+]

@@ -68,11 +68,16 @@ def unexpected_problem(exc: BaseException) -> Problem:
         # A last line behind request validation: a value that passed it but that PostgreSQL or the
         # driver cannot represent (a NUL in text, an integer over 64 bits, a date out of range).
         log.warning("refused a value the database cannot take: %s", data_error)
-        return Problem(422, "invalid_value", "a value in the request cannot be stored or compared",
-                       errors=[{"loc": [], "msg": str(data_error)[:300]}])
+        return Problem(
+            422,
+            "invalid_value",
+            "a value in the request cannot be stored or compared",
+            errors=[{"loc": [], "msg": str(data_error)[:300]}],
+        )
     if _is_database_unavailable(exc):
-        return Problem(503, "database_unavailable", "the database is not reachable; retry shortly",
-                       headers={"Retry-After": "1"})
+        return Problem(
+            503, "database_unavailable", "the database is not reachable; retry shortly", headers={"Retry-After": "1"}
+        )
     return Problem(500, "internal_error", "an unexpected error occurred")
 
 
@@ -80,8 +85,10 @@ def validation_errors(raw: list[dict[str, Any]], *, index: int | None = None) ->
     """Pydantic errors as `{"loc", "msg"}` (plus `index` inside a batch), JSON-safe."""
     errors = []
     for err in raw:
-        entry: dict[str, Any] = {"loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
-                                 "msg": str(err.get("msg", "invalid"))}
+        entry: dict[str, Any] = {
+            "loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
+            "msg": str(err.get("msg", "invalid")),
+        }
         if index is not None:
             entry["index"] = index
         errors.append(entry)
@@ -89,9 +96,18 @@ def validation_errors(raw: list[dict[str, Any]], *, index: int | None = None) ->
 
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_error", 429: "too_many_requests", 503: "service_unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "service_unavailable",
 }
 
 
@@ -101,17 +117,32 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "code": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-            "msg": {"type": "string"}, "index": {"type": "integer"}, "code": {"type": "string"}}}},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "index": {"type": "integer"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
     },
 }
 _DESCRIPTIONS = {
-    400: "The body is not JSON (`invalid_json`)", 401: "No key, or an unknown or revoked key",
-    403: "The key's role does not allow this", 404: "Unknown id in the path",
-    413: "The body is over the size limit", 422: "Invalid request (`errors` lists each problem)",
+    400: "The body is not JSON (`invalid_json`)",
+    401: "No key, or an unknown or revoked key",
+    403: "The key's role does not allow this",
+    404: "Unknown id in the path",
+    413: "The body is over the size limit",
+    422: "Invalid request (`errors` lists each problem)",
     503: "The database is not reachable (`Retry-After`)",
 }
 
@@ -183,8 +214,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         raw = exc.errors()
         unknown_type = any(err.get("type") in ("union_tag_invalid", "union_tag_not_found") for err in raw)
-        code, detail = (("unknown_event_type", "the event type is not one of api.md's types") if unknown_type
-                        else ("validation_error", "the request does not match the schema"))
+        code, detail = (
+            ("unknown_event_type", "the event type is not one of api.md's types")
+            if unknown_type
+            else ("validation_error", "the request does not match the schema")
+        )
         note_problem(_request.scope, code)
         return problem_response(Problem(422, code, detail, errors=validation_errors(raw)))
 
@@ -229,9 +263,19 @@ def _is_database_unavailable(exc: BaseException) -> bool:
 
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (OSError, ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                             asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
-                             asyncpg.exceptions.InterfaceError, InterfaceError, OperationalError)):
+        if isinstance(
+            seen,
+            (
+                OSError,
+                ConnectionError,
+                asyncpg.exceptions.ConnectionDoesNotExistError,
+                asyncpg.exceptions.CannotConnectNowError,
+                asyncpg.exceptions.AdminShutdownError,
+                asyncpg.exceptions.InterfaceError,
+                InterfaceError,
+                OperationalError,
+            ),
+        ):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True

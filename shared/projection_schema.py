@@ -109,6 +109,5 @@ def secondary_index_ddl(schema: str) -> list[str]:
 def switch_views_ddl(schema: str) -> list[str]:
     """Point the `proj` read views at generation `schema` (run inside one transaction)."""
     return [f"CREATE SCHEMA IF NOT EXISTS {READ_SCHEMA}"] + [
-        f"CREATE OR REPLACE VIEW {READ_SCHEMA}.{table} AS SELECT * FROM {schema}.{table}"
-        for table in PROJECTION_TABLES
+        f"CREATE OR REPLACE VIEW {READ_SCHEMA}.{table} AS SELECT * FROM {schema}.{table}" for table in PROJECTION_TABLES
     ]

@@ -2,9 +2,10 @@
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, AsyncIterator, Awaitable, Callable
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -13,14 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import KeyCache, authenticate_first, ensure_bootstrap_key
 from shared.db import make_engine
+from shared.domain.policy import PolicySet, load_policies
 from shared.http import MIB, BodyLimit, RequestId
 from shared.observability import Metrics, Observe, setup_json_logging
-from shared.domain.policy import PolicySet, load_policies
 from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
 
 log = logging.getLogger("kaohe.service")
-
 
 
 def latest_migration() -> str:
@@ -51,7 +51,11 @@ StateDep = Annotated[ServiceState, Depends(service_state)]
 
 
 def create_service_app(
-    *, name: str, title: str, description: str, settings: Settings | None,
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: Settings | None,
     on_start: Callable[[FastAPI, ServiceState], Awaitable[None]] | None = None,
     on_stop: Callable[[FastAPI, ServiceState], Awaitable[None]] | None = None,
     body_limits: dict[str, int] | None = None,
@@ -63,8 +67,9 @@ def create_service_app(
         resolved = settings or Settings()
         setup_json_logging()
         policies = load_policies(resolved.policy_dir)  # a bad policy file stops the service here
-        engine = make_engine(resolved.service_database_url(name), role=_role_for(name, resolved),
-                             pool_size=resolved.pool_size)
+        engine = make_engine(
+            resolved.service_database_url(name), role=_role_for(name, resolved), pool_size=resolved.pool_size
+        )
         state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies)
         app.state.kaohe = state
         app.state.key_cache = KeyCache()
@@ -86,8 +91,13 @@ def create_service_app(
                 await on_stop(app, state)
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(authenticate_first)])
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(authenticate_first)],
+    )
     app.state.metrics = Metrics(name)
     install_problem_handlers(app)
     document_problems(app)
@@ -95,9 +105,18 @@ def create_service_app(
     app.add_middleware(Observe, metrics_of=lambda: getattr(app.state, "metrics", None))
     app.add_middleware(RequestId)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response,
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-                              "description": "Prometheus text exposition format"}})
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "Prometheus text exposition format",
+            }
+        },
+    )
     async def metrics() -> Response:
         body, media_type = await app.state.metrics.render()
         return Response(body, media_type=media_type)
@@ -111,7 +130,7 @@ def create_service_app(
         try:
             async with state.engine.connect() as conn:
                 version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             raise Problem(503, "database_unavailable", f"database not reachable: {type(exc).__name__}") from exc
         if version != app.state.latest_migration:
             raise Problem(503, "schema_outdated", f"schema at {version}, expected {app.state.latest_migration}")

@@ -7,14 +7,16 @@ import asyncpg
 import httpx
 import yaml
 
-from tools import cli_audit
-from tools.cli import build_parser
 from shared.db import asyncpg_dsn
 from shared.settings import REPO_ROOT
 from tests.support.harness import ADMIN_KEY
+from tools import cli_audit
+from tools.cli import build_parser
 
-TEXT = {c["id"]: c["text"] for c in
-        yaml.safe_load((REPO_ROOT / "policies" / "2026.yaml").read_text(encoding="utf-8"))["clauses"]}
+TEXT = {
+    c["id"]: c["text"]
+    for c in yaml.safe_load((REPO_ROOT / "policies" / "2026.yaml").read_text(encoding="utf-8"))["clauses"]
+}
 
 
 async def kaohe_cli(kaohe, *argv: str, key: str | None = ADMIN_KEY) -> tuple[int, str, str]:
@@ -25,17 +27,30 @@ async def kaohe_cli(kaohe, *argv: str, key: str | None = ADMIN_KEY) -> tuple[int
 
 
 async def district(kaohe) -> dict:
-    await kaohe.post("unit.registered", {"unit_id": "U1", "name": "区农业农村局", "kind": "department"},
-                     occurred_at="2026-01-02T09:00:00+08:00")
+    await kaohe.post(
+        "unit.registered",
+        {"unit_id": "U1", "name": "区农业农村局", "kind": "department"},
+        occurred_at="2026-01-02T09:00:00+08:00",
+    )
     await kaohe.post("item.submitted", {"item_id": "I1", "unit_id": "U1", "title": "春耕生产情况", "kind": "single"})
     await kaohe.post("item.adopted", {"item_id": "I1", "channel": "city", "issue": "政府专报第5期"})
     ids = {name: str(uuid.uuid4()) for name in ("late", "dispute", "resolved", "criticized")}
-    await kaohe.post("unit.late-reported", {"unit_id": "U1", "level": "city", "kind": "late"}, event_id=ids["late"],
-                     metadata={"reference": "市府办通报〔2026〕7号"})
-    await kaohe.post("unit.deduction-disputed", {"unit_id": "U1", "deduction_event_id": ids["late"],
-                                                 "reason": "已按时电话报告"}, event_id=ids["dispute"])
-    await kaohe.post("unit.dispute-resolved", {"unit_id": "U1", "deduction_event_id": ids["late"],
-                                               "outcome": "revoked", "reason": "通话记录属实"}, event_id=ids["resolved"])
+    await kaohe.post(
+        "unit.late-reported",
+        {"unit_id": "U1", "level": "city", "kind": "late"},
+        event_id=ids["late"],
+        metadata={"reference": "市府办通报〔2026〕7号"},
+    )
+    await kaohe.post(
+        "unit.deduction-disputed",
+        {"unit_id": "U1", "deduction_event_id": ids["late"], "reason": "已按时电话报告"},
+        event_id=ids["dispute"],
+    )
+    await kaohe.post(
+        "unit.dispute-resolved",
+        {"unit_id": "U1", "deduction_event_id": ids["late"], "outcome": "revoked", "reason": "通话记录属实"},
+        event_id=ids["resolved"],
+    )
     await kaohe.post("unit.criticized", {"unit_id": "U1"}, event_id=ids["criticized"])
     await kaohe.settled()
     return ids

@@ -5,8 +5,9 @@ shared/auth.py, so a wrong permission in the code fails this test.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -64,51 +65,79 @@ def _fresh_unit(world, role):
 
 
 def _dispute(world, role):
-    return f.event("unit.deduction-disputed", {"unit_id": "U1", "deduction_event_id": world["deductions"][role],
-                                               "reason": "依据不足"})
+    return f.event(
+        "unit.deduction-disputed",
+        {"unit_id": "U1", "deduction_event_id": world["deductions"][role], "reason": "依据不足"},
+    )
 
 
 CASES = [
     # ingest
     Case("ingest", "POST", "/v1/events", "append_registry", post_event(_fresh_unit)),
-    Case("ingest", "POST", "/v1/events", "append_other",
-         post_event(lambda w, r: f.target_set("U1", submissions=3, adoptions=1))),
+    Case(
+        "ingest",
+        "POST",
+        "/v1/events",
+        "append_other",
+        post_event(lambda w, r: f.target_set("U1", submissions=3, adoptions=1)),
+    ),
     Case("ingest", "POST", "/v1/events", "append_dispute", post_event(_dispute)),
-    Case("ingest", "POST", "/v1/events/batch", "append_registry",
-         lambda w, r: {"url": "/v1/events/batch", "json": {"events": [_fresh_unit(w, r), _fresh_unit(w, r)]}}),
+    Case(
+        "ingest",
+        "POST",
+        "/v1/events/batch",
+        "append_registry",
+        lambda w, r: {"url": "/v1/events/batch", "json": {"events": [_fresh_unit(w, r), _fresh_unit(w, r)]}},
+    ),
     Case("ingest", "GET", "/v1/events", "read_log", get("/v1/events", limit=5)),
     Case("ingest", "GET", "/v1/streams/{stream_id}", "read_log", get("/v1/streams/unit-U1")),
     # scoring
     Case("scoring", "GET", "/v1/units/{unit_id}/ledger", "read_ledger", get("/v1/units/U1/ledger", period="2026")),
-    Case("scoring", "GET", "/v1/officers/{officer_id}/ledger", "read_ledger",
-         get("/v1/officers/O1/ledger", period="2026")),
+    Case(
+        "scoring",
+        "GET",
+        "/v1/officers/{officer_id}/ledger",
+        "read_ledger",
+        get("/v1/officers/O1/ledger", period="2026"),
+    ),
     Case("scoring", "GET", "/v1/projections/status", "any_key", get("/v1/projections/status")),
     Case("scoring", "GET", "/v1/policies", "any_key", get("/v1/policies")),
     Case("scoring", "GET", "/v1/policies/{version}", "any_key", get("/v1/policies/{policy_version}")),
     Case("scoring", "GET", "/v1/audit/deductions/{event_id}", "audit", get("/v1/audit/deductions/{deduction}")),
     Case("scoring", "POST", "/v1/projections/rebuild", "rebuild", lambda w, r: {"url": "/v1/projections/rebuild"}),
     Case("scoring", "GET", "/v1/projections/rebuild/{job_id}", "rebuild", get("/v1/projections/rebuild/{job_id}")),
-    Case("scoring", "POST", "/v1/what-if", "what_if",
-         lambda w, r: {"url": "/v1/what-if", "json": {"policy": w["policy"], "period": "2026"}}),
+    Case(
+        "scoring",
+        "POST",
+        "/v1/what-if",
+        "what_if",
+        lambda w, r: {"url": "/v1/what-if", "json": {"policy": w["policy"], "period": "2026"}},
+    ),
     # reporting
     Case("reporting", "GET", "/v1/rankings/units", "read_rankings", get("/v1/rankings/units", period="2026")),
     Case("reporting", "GET", "/v1/rankings/officers", "read_rankings", get("/v1/rankings/officers", period="2026")),
     Case("reporting", "GET", "/v1/selection/{year}", "read_reports", get("/v1/selection/2026")),
     Case("reporting", "GET", "/v1/rewards", "read_reports", get("/v1/rewards", period="2026")),
-    Case("reporting", "GET", "/v1/bulletins/{period}", "read_reports_public",
-         get("/v1/bulletins/2026-Q1", format="json")),
+    Case(
+        "reporting", "GET", "/v1/bulletins/{period}", "read_reports_public", get("/v1/bulletins/2026-Q1", format="json")
+    ),
     Case("reporting", "GET", "/v1/dashboard", "read_reports_public", get("/v1/dashboard")),
     Case("reporting", "GET", "/", "read_reports_public", get("/")),
-] + [Case(service, "GET", path, "open", get(path)) for service in ("ingest", "scoring", "reporting")
-     for path in OPEN_PATHS]
+] + [
+    Case(service, "GET", path, "open", get(path))
+    for service in ("ingest", "scoring", "reporting")
+    for path in OPEN_PATHS
+]
 
 
 async def _make_keys(url: str) -> dict[str, str]:
     engine = make_engine(url, pool_size=1)
     try:
         async with engine.begin() as conn:
-            keys = {role: await create_key(conn, role=role, name=f"matrix-{role}",
-                                           unit_id="U1" if role == "unit" else None) for role in ROLES}
+            keys = {
+                role: await create_key(conn, role=role, name=f"matrix-{role}", unit_id="U1" if role == "unit" else None)
+                for role in ROLES
+            }
             keys["unit-U2"] = await create_key(conn, role="unit", name="matrix-unit-U2", unit_id="U2")
             keys["revoked"] = await create_key(conn, role="admin", name="matrix-revoked")
             await conn.execute(text("UPDATE auth.api_keys SET revoked_at = now() WHERE name = 'matrix-revoked'"))
@@ -120,22 +149,33 @@ async def _make_keys(url: str) -> dict[str, str]:
 
 async def _world(kaohe) -> dict[str, Any]:
     """Two units with an officer each, one deduction of U1 per role (each role may dispute its own)."""
-    events = [f.unit_registered("U1"), f.unit_registered("U2"), f.officer_registered("O1", "U1"),
-              f.officer_registered("O2", "U2")]
-    deductions = {role: f.event("unit.criticized", {"unit_id": "U1", "bulletin": f"通报{role}"})
-                  for role in (*ROLES, "unit-U2")}
+    events = [
+        f.unit_registered("U1"),
+        f.unit_registered("U2"),
+        f.officer_registered("O1", "U1"),
+        f.officer_registered("O2", "U2"),
+    ]
+    deductions = {
+        role: f.event("unit.criticized", {"unit_id": "U1", "bulletin": f"通报{role}"}) for role in (*ROLES, "unit-U2")
+    }
     other = f.event("unit.criticized", {"unit_id": "U2"})
-    response = await kaohe.ingest.post("/v1/events/batch",
-                                       json={"events": events + list(deductions.values()) + [other]})
+    response = await kaohe.ingest.post(
+        "/v1/events/batch", json={"events": events + list(deductions.values()) + [other]}
+    )
     assert response.status_code == 201, response.text
     await kaohe.settled()
     [policy_summary, *_] = (await kaohe.scoring.get("/v1/policies")).json()[-1:]
     policy = (await kaohe.scoring.get(f"/v1/policies/{policy_summary['version']}")).json()
     job = await kaohe.scoring.post("/v1/projections/rebuild")
     assert job.status_code == 202, job.text
-    return {"deductions": {role: e["event_id"] for role, e in deductions.items()},
-            "deduction": deductions["admin"]["event_id"], "other_deduction": other["event_id"],
-            "policy_version": policy_summary["version"], "policy": policy, "job_id": job.json()["job_id"]}
+    return {
+        "deductions": {role: e["event_id"] for role, e in deductions.items()},
+        "deduction": deductions["admin"]["event_id"],
+        "other_deduction": other["event_id"],
+        "policy_version": policy_summary["version"],
+        "policy": policy,
+        "job_id": job.json()["job_id"],
+    }
 
 
 def _client(kaohe, service: str):
@@ -170,14 +210,16 @@ async def test_every_endpoint_answers_each_role_as_api_md_says(kaohe, database_u
             else:
                 ok = response.status_code == 403 and response.json()["code"] == "forbidden"
             if not ok:
-                wrong.append(f"{role:9} {case.method} {case.path} ({case.may}) → {response.status_code} "
-                             f"{response.text[:160]}")
+                wrong.append(
+                    f"{role:9} {case.method} {case.path} ({case.may}) → {response.status_code} {response.text[:160]}"
+                )
         for label in ("unknown", "revoked", None):
             response = await _call(client, case, world, "admin", keys[label] if label else None)
             expected = 200 if case.may == "open" else 401
             if response.status_code // 100 != expected // 100 or (
-                    expected == 401 and (response.json()["code"] != "unauthorized"
-                                         or response.headers.get("www-authenticate") != "Bearer")):
+                expected == 401
+                and (response.json()["code"] != "unauthorized" or response.headers.get("www-authenticate") != "Bearer")
+            ):
                 wrong.append(f"{label or 'no key':9} {case.method} {case.path} → {response.status_code}")
     assert not wrong, "\n".join(wrong)
 
@@ -192,8 +234,9 @@ async def test_public_reads_open_rankings_bulletins_and_dashboard_only(kaohe, da
             if (200 <= response.status_code < 300) != public or (not public and response.status_code != 401):
                 wrong.append(f"{case.method} {case.path} → {response.status_code}")
         # a bad key is still refused, even where no key would do
-        response = await anonymous.reporting.get("/v1/rankings/units", params={"period": "2026"},
-                                                 headers={"Authorization": "Bearer kh_nope_nope"})
+        response = await anonymous.reporting.get(
+            "/v1/rankings/units", params={"period": "2026"}, headers={"Authorization": "Bearer kh_nope_nope"}
+        )
         assert response.status_code == 401
     assert not wrong, "\n".join(wrong)
 
@@ -202,13 +245,18 @@ async def test_a_unit_key_reads_only_its_own_unit_and_officers(kaohe, database_u
     keys = await _make_keys(database_url)
     await _world(kaohe)
     own = {"Authorization": f"Bearer {keys['unit']}"}
-    for path, expected in (("/v1/units/U1/ledger", 200), ("/v1/units/U2/ledger", 403),
-                           ("/v1/officers/O1/ledger", 200), ("/v1/officers/O2/ledger", 403)):
+    for path, expected in (
+        ("/v1/units/U1/ledger", 200),
+        ("/v1/units/U2/ledger", 403),
+        ("/v1/officers/O1/ledger", 200),
+        ("/v1/officers/O2/ledger", 403),
+    ):
         response = await kaohe.scoring.get(path, params={"period": "2026"}, headers=own)
         assert response.status_code == expected, (path, response.text)
     # time travel does not get around it
-    response = await kaohe.scoring.get("/v1/units/U2/ledger", params={"period": "2026", "as_of_position": 1},
-                                       headers=own)
+    response = await kaohe.scoring.get(
+        "/v1/units/U2/ledger", params={"period": "2026", "as_of_position": 1}, headers=own
+    )
     assert response.status_code == 403
 
 
@@ -224,13 +272,26 @@ async def test_a_unit_key_may_dispute_only_its_own_units_deductions(kaohe, datab
         return response.json()
 
     # another unit's deduction: 403, whether the body names the other unit or its own
-    await post(f.event("unit.deduction-disputed", {"unit_id": "U2", "deduction_event_id": world["other_deduction"],
-                                                    "reason": "x"}), 403)
-    await post(f.event("unit.deduction-disputed", {"unit_id": "U1", "deduction_event_id": world["other_deduction"],
-                                                    "reason": "x"}), 403)
+    await post(
+        f.event(
+            "unit.deduction-disputed", {"unit_id": "U2", "deduction_event_id": world["other_deduction"], "reason": "x"}
+        ),
+        403,
+    )
+    await post(
+        f.event(
+            "unit.deduction-disputed", {"unit_id": "U1", "deduction_event_id": world["other_deduction"], "reason": "x"}
+        ),
+        403,
+    )
     # any other type, even about its own unit
-    await post(f.event("unit.dispute-resolved", {"unit_id": "U1", "deduction_event_id": world["deduction"],
-                                                  "outcome": "revoked", "reason": "x"}), 403)
+    await post(
+        f.event(
+            "unit.dispute-resolved",
+            {"unit_id": "U1", "deduction_event_id": world["deduction"], "outcome": "revoked", "reason": "x"},
+        ),
+        403,
+    )
     await post(f.unit_registered("U9"), 403)
     await post(f.event("unit.criticized", {"unit_id": "U1"}), 403)
     # a batch with one forbidden event stores nothing
@@ -249,11 +310,11 @@ async def test_every_recorded_event_carries_its_actor(kaohe, database_url):
     single = f.unit_registered("A1")
     batch = [f.unit_registered("A2"), f.officer_registered("A2-O", "A2")]
     assert (await kaohe.ingest.post("/v1/events", json=single, headers=as_platform)).status_code == 201
-    assert (await kaohe.ingest.post("/v1/events/batch", json={"events": batch},
-                                    headers=as_platform)).status_code == 201
+    assert (await kaohe.ingest.post("/v1/events/batch", json={"events": batch}, headers=as_platform)).status_code == 201
     dispute = _dispute(world, "unit")
-    assert (await kaohe.ingest.post("/v1/events", json=dispute,
-                                    headers={"Authorization": f"Bearer {keys['unit']}"})).status_code == 201
+    assert (
+        await kaohe.ingest.post("/v1/events", json=dispute, headers={"Authorization": f"Bearer {keys['unit']}"})
+    ).status_code == 201
     events = (await kaohe.ingest.get("/v1/events", params={"limit": 1000})).json()["events"]
     by_id = {e["event_id"]: e for e in events}
     for body in (single, *batch):
@@ -262,9 +323,19 @@ async def test_every_recorded_event_carries_its_actor(kaohe, database_url):
     assert all(e["actor"] and e["actor"]["name"] and e["actor"]["role"] in ROLES for e in events)
 
 
-@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic YWRtaW46YWRtaW4=", "bearer kh_x", "kh_testadmin_x",
-                                    "Bearer kh_testadmin_" + "x" * 39, "Bearer " + "k" * 5000,
-                                    "Bearer kh_" + "_" * 50])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Basic YWRtaW46YWRtaW4=",
+        "bearer kh_x",
+        "kh_testadmin_x",
+        "Bearer kh_testadmin_" + "x" * 39,
+        "Bearer " + "k" * 5000,
+        "Bearer kh_" + "_" * 50,
+    ],
+)
 async def test_malformed_or_wrong_credentials_are_401(kaohe, header):
     response = await kaohe.ingest.get("/v1/events", headers={"Authorization": header})
     assert response.status_code == 401, response.text

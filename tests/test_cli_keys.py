@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from tools.cli import main
 from tests.support.harness import running_kaohe
+from tools.cli import main
 
 
 @pytest.fixture

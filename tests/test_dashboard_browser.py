@@ -19,8 +19,11 @@ from tests.support.harness import ADMIN_KEY
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "dashboard.png"
-APPS = {"ingest": "services.ingest.app:app", "scoring": "services.scoring.app:app",
-        "reporting": "services.reporting.app:app"}
+APPS = {
+    "ingest": "services.ingest.app:app",
+    "scoring": "services.scoring.app:app",
+    "reporting": "services.reporting.app:app",
+}
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
@@ -33,16 +36,36 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _servers(database_url: str):
     """The three apps under uvicorn, each its own process; yields their base URLs."""
-    env = {**os.environ, "DATABASE_URL": database_url, "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
-           "KAOHE_PUBLIC_READS": "true", "KAOHE_PROJECTOR_POLL_SECONDS": "0.5"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "KAOHE_PUBLIC_READS": "true",
+        "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
+    }
     processes, urls = [], {}
     try:
         for name, target in APPS.items():
             port = _free_port()
             urls[name] = f"http://127.0.0.1:{port}"
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning"], cwd=REPO, env=env))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        target,
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                )
+            )
         deadline = time.monotonic() + 60
         for url in urls.values():
             while True:
@@ -89,8 +112,9 @@ async def _load_demo(ingest: httpx.AsyncClient) -> None:
     events += [unit(f"T{n}", name, "township", at=at) for n, name in enumerate(("城关街道", "东城街道", "青山镇"))]
     events += [officer(f"O{n}", f"D{n}", name, at=at) for n, name in enumerate(("张明", "李华", "王芳", "赵强"))]
     for n, (unit_id, count) in enumerate((("D0", 5), ("D1", 3), ("T0", 4), ("T1", 2), ("D2", 1))):
-        events += items_adopted(unit_id, f"i{n}-", count, authors=(f"O{n}",) if unit_id[0] == "D" else (),
-                                at="2025-11-12T10:00:00+08:00")
+        events += items_adopted(
+            unit_id, f"i{n}-", count, authors=(f"O{n}",) if unit_id[0] == "D" else (), at="2025-11-12T10:00:00+08:00"
+        )
     events.append(event("item.adopted", {"item_id": "i0-1", "channel": "city"}, "2025-11-13T10:00:00+08:00"))
     response = await ingest.post("/v1/events/batch", json={"events": events})
     assert response.status_code == 201, response.text
@@ -102,9 +126,11 @@ ROW_IDS = "[...document.querySelectorAll('#{box} .board.{kind} tbody tr')].map(t
 async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp_path):
     chromium = await asyncio.to_thread(ensure_chromium)
     with _servers(database_url) as urls:
-        async with httpx.AsyncClient(base_url=urls["ingest"], headers=AUTH, timeout=60) as ingest, \
-                httpx.AsyncClient(base_url=urls["scoring"], headers=AUTH, timeout=60) as scoring, \
-                httpx.AsyncClient(base_url=urls["reporting"], timeout=60) as reporting:
+        async with (
+            httpx.AsyncClient(base_url=urls["ingest"], headers=AUTH, timeout=60) as ingest,
+            httpx.AsyncClient(base_url=urls["scoring"], headers=AUTH, timeout=60) as scoring,
+            httpx.AsyncClient(base_url=urls["reporting"], timeout=60) as reporting,
+        ):
             await _load_demo(ingest)
             position = await _settled(scoring)
             expected = (await reporting.get("/v1/dashboard")).json()  # anonymous: public reads
@@ -115,8 +141,10 @@ async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp
                 browser.open(f"{urls['reporting']}/?refresh=1", width=1920, height=1080)
                 browser.wait_for("document.querySelectorAll('#quarter-boards tbody tr').length > 0")
                 assert browser.evaluate("document.querySelector('h1').textContent") == "政务信息工作考核"
-                assert browser.evaluate("document.getElementById('quarter-name').textContent") == \
-                    expected["quarter"]["name"]
+                assert (
+                    browser.evaluate("document.getElementById('quarter-name').textContent")
+                    == expected["quarter"]["name"]
+                )
                 for box, board in (("quarter-boards", expected["quarter"]), ("year-boards", expected["year"])):
                     for category in board["categories"]:
                         shown = browser.evaluate(ROW_IDS.format(box=box, kind=category["kind"]))
@@ -124,24 +152,33 @@ async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp
                 top = expected["year"]["categories"][0]["rows"][0]
                 first_row = browser.evaluate(
                     f"document.querySelector('#year-boards .board.{expected['year']['categories'][0]['kind']} "
-                    "tbody tr').innerText")
+                    "tbody tr').innerText"
+                )
                 assert top["unit_name"] in first_row and str(top["net_points"]) in first_row
                 assert browser.evaluate("document.querySelectorAll('#chart svg rect[data-id]').length") > 0
-                assert browser.evaluate("document.querySelectorAll('#officers tbody tr').length") == \
-                    len(expected["officers"]["rows"])
+                assert browser.evaluate("document.querySelectorAll('#officers tbody tr').length") == len(
+                    expected["officers"]["rows"]
+                )
                 # a board longer than the screen shows its first page of whole rows and says so
                 departments = expected["quarter"]["categories"][0]
                 visible = browser.evaluate(
                     f"[...document.querySelectorAll('#quarter-boards .board.{departments['kind']} tbody tr')]"
-                    ".filter(tr => !tr.hidden).map(tr => tr.dataset.id)")
-                assert visible == [row["unit_id"] for row in departments["rows"][:len(visible)]] and visible
+                    ".filter(tr => !tr.hidden).map(tr => tr.dataset.id)"
+                )
+                assert visible == [row["unit_id"] for row in departments["rows"][: len(visible)]] and visible
                 marker = browser.evaluate(
-                    f"document.querySelector('#quarter-boards .board.{departments['kind']} .page').textContent")
-                assert marker == ("" if len(visible) == len(departments["rows"]) else
-                                  f"1/{-(-len(departments['rows']) // len(visible))}")
+                    f"document.querySelector('#quarter-boards .board.{departments['kind']} .page').textContent"
+                )
+                assert marker == (
+                    ""
+                    if len(visible) == len(departments["rows"])
+                    else f"1/{-(-len(departments['rows']) // len(visible))}"
+                )
                 # every row that is shown fits inside the screen
-                assert browser.evaluate("[...document.querySelectorAll('tbody tr')].filter(tr => !tr.hidden)"
-                                        ".every(tr => tr.getBoundingClientRect().bottom <= innerHeight)")
+                assert browser.evaluate(
+                    "[...document.querySelectorAll('tbody tr')].filter(tr => !tr.hidden)"
+                    ".every(tr => tr.getBoundingClientRect().bottom <= innerHeight)"
+                )
                 await asyncio.sleep(1.0)  # fonts and the clock settle before the picture
                 SCREENSHOT.write_bytes(browser.screenshot())
 
@@ -150,19 +187,39 @@ async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp
                 quarter_end = {"Q1": "03", "Q2": "06", "Q3": "09", "Q4": "12"}[expected["quarter"]["period"][-2:]]
                 at = f"{expected['quarter']['period'][:4]}-{quarter_end}-20T10:00:00+08:00"
                 item_id = f"browser-{uuid.uuid4().hex[:8]}"
-                response = await ingest.post("/v1/events/batch", json={"events": [
-                    {"type": "item.submitted", "occurred_at": at, "data": {
-                        "item_id": item_id, "unit_id": last["unit_id"], "title": "浏览器测试信息", "kind": "single"}},
-                    {"type": "item.adopted", "occurred_at": at, "data": {"item_id": item_id, "channel": "city"}}]})
+                response = await ingest.post(
+                    "/v1/events/batch",
+                    json={
+                        "events": [
+                            {
+                                "type": "item.submitted",
+                                "occurred_at": at,
+                                "data": {
+                                    "item_id": item_id,
+                                    "unit_id": last["unit_id"],
+                                    "title": "浏览器测试信息",
+                                    "kind": "single",
+                                },
+                            },
+                            {
+                                "type": "item.adopted",
+                                "occurred_at": at,
+                                "data": {"item_id": item_id, "channel": "city"},
+                            },
+                        ]
+                    },
+                )
                 assert response.status_code == 201, response.text
                 moved = await _settled(scoring)
                 browser.wait_for(f"document.body.dataset.position === '{moved}'", timeout=30)
                 after = (await reporting.get("/v1/dashboard")).json()
-                row = next(r for c in after["quarter"]["categories"] for r in c["rows"]
-                           if r["unit_id"] == last["unit_id"])
+                row = next(
+                    r for c in after["quarter"]["categories"] for r in c["rows"] if r["unit_id"] == last["unit_id"]
+                )
                 assert row["net_points"] > last["net_points"]
-                cell = browser.evaluate(f"document.querySelector('#quarter-boards tr[data-id=\"{last['unit_id']}\"] "
-                                        "td.points').textContent")
+                cell = browser.evaluate(
+                    f"document.querySelector('#quarter-boards tr[data-id=\"{last['unit_id']}\"] td.points').textContent"
+                )
                 assert cell == str(row["net_points"])
             finally:
                 browser.close()

@@ -2,17 +2,18 @@
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from shared.db import asyncpg_dsn, connect_raw, make_engine
 from shared.projection_schema import generation_ddl, switch_views_ddl
-from sqlalchemy import text
-
 from tests.support.harness import running_kaohe
 
 DENIED = asyncpg.exceptions.InsufficientPrivilegeError
-EVENT_ROW = ("INSERT INTO eventlog.events (event_id, stream_id, stream_version, type, schema_version, occurred_at, "
-             "data, content_hash) VALUES (gen_random_uuid(), 'unit-R', $1, 'unit.registered', 1, now(), "
-             "'{\"unit_id\": \"R\", \"name\": \"r\", \"kind\": \"other\"}', '\\x00')")
+EVENT_ROW = (
+    "INSERT INTO eventlog.events (event_id, stream_id, stream_version, type, schema_version, occurred_at, "
+    "data, content_hash) VALUES (gen_random_uuid(), 'unit-R', $1, 'unit.registered', 1, now(), "
+    '\'{"unit_id": "R", "name": "r", "kind": "other"}\', \'\\x00\')'
+)
 
 
 async def _as(url: str, role: str):
@@ -43,8 +44,7 @@ async def test_ingest_may_insert_and_read_the_log_and_nothing_else(database_url)
         await _allowed(conn, EVENT_ROW, 1)
         await conn.fetchval("SELECT count(*) FROM eventlog.events")
         # refused by the privilege system, before the append-only trigger is ever reached
-        for sql in ("UPDATE eventlog.events SET type = 'x'", "DELETE FROM eventlog.events",
-                    "TRUNCATE eventlog.events"):
+        for sql in ("UPDATE eventlog.events SET type = 'x'", "DELETE FROM eventlog.events", "TRUNCATE eventlog.events"):
             assert "permission denied for table events" in await _denied(conn, sql)
         await _denied(conn, "SELECT * FROM proj.lines")
         await _denied(conn, "INSERT INTO proj_g1.checkpoint VALUES (2, 0, '')")
@@ -104,15 +104,19 @@ async def test_reporting_reads_projections_and_writes_nothing(database_url):
         # `as_of` needs position and recording time of the log, and nothing more of it
         await conn.fetchval("SELECT max(global_position) FROM eventlog.events WHERE recorded_at <= now()")
         await _denied(conn, "SELECT data FROM eventlog.events")
-        for sql in (EVENT_ROW.replace("$1", "1"),
-                    "INSERT INTO proj_g1.checkpoint VALUES (2, 0, '')",
-                    "INSERT INTO proj.checkpoint VALUES (2, 0, '')",
-                    "UPDATE proj.checkpoint SET position = 9",
-                    "DELETE FROM proj_g1.lines",
-                    "UPDATE scoring.active_generation SET schema_name = 'x'",
-                    "INSERT INTO auth.api_keys (key_id, name, role, key_hash) VALUES ('k', 'k', 'admin', 'x')",
-                    "CREATE SCHEMA sneaky", "CREATE TABLE proj.sneaky (x int)", "CREATE TABLE public.sneaky (x int)",
-                    "SELECT nextval('scoring.generation_seq')"):
+        for sql in (
+            EVENT_ROW.replace("$1", "1"),
+            "INSERT INTO proj_g1.checkpoint VALUES (2, 0, '')",
+            "INSERT INTO proj.checkpoint VALUES (2, 0, '')",
+            "UPDATE proj.checkpoint SET position = 9",
+            "DELETE FROM proj_g1.lines",
+            "UPDATE scoring.active_generation SET schema_name = 'x'",
+            "INSERT INTO auth.api_keys (key_id, name, role, key_hash) VALUES ('k', 'k', 'admin', 'x')",
+            "CREATE SCHEMA sneaky",
+            "CREATE TABLE proj.sneaky (x int)",
+            "CREATE TABLE public.sneaky (x int)",
+            "SELECT nextval('scoring.generation_seq')",
+        ):
             await _denied(conn, sql)
     finally:
         await conn.close()
@@ -169,7 +173,7 @@ async def test_a_pooled_connection_keeps_its_role_after_errors_and_rollbacks(dat
     try:
         for _ in range(3):
             async with engine.connect() as conn:
-                with pytest.raises(Exception):
+                with pytest.raises(Exception):  # noqa: B017 (a permission error from asyncpg, wrapped by SQLAlchemy)
                     await conn.execute(text("INSERT INTO proj.checkpoint VALUES (3, 0, '')"))
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT current_user"))).scalar() == "kaohe_reporting"
@@ -180,15 +184,22 @@ async def test_a_pooled_connection_keeps_its_role_after_errors_and_rollbacks(dat
 async def test_roles_exist_once_and_the_migration_user_may_use_them(database_url):
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        rows = await conn.fetch("SELECT rolname, rolcanlogin, pg_has_role(current_user, oid, 'MEMBER') AS member "
-                                "FROM pg_roles WHERE rolname LIKE ANY($1) ORDER BY rolname",
-                                ["kaohe_ingest", "kaohe_scoring", "kaohe_reporting"])
+        rows = await conn.fetch(
+            "SELECT rolname, rolcanlogin, pg_has_role(current_user, oid, 'MEMBER') AS member "
+            "FROM pg_roles WHERE rolname LIKE ANY($1) ORDER BY rolname",
+            ["kaohe_ingest", "kaohe_scoring", "kaohe_reporting"],
+        )
         assert [(r["rolname"], r["rolcanlogin"], r["member"]) for r in rows] == [
-            ("kaohe_ingest", False, True), ("kaohe_reporting", False, True), ("kaohe_scoring", False, True)]
-        owners = await conn.fetch("SELECT DISTINCT c.relowner::regrole::text AS owner FROM pg_class c "
-                                  "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                  "WHERE (n.nspname IN ('proj', 'proj_g1') AND c.relkind IN ('r', 'v')) "
-                                  "OR c.oid IN ('scoring.active_generation'::regclass, 'scoring.generation_seq'::regclass)")
+            ("kaohe_ingest", False, True),
+            ("kaohe_reporting", False, True),
+            ("kaohe_scoring", False, True),
+        ]
+        owners = await conn.fetch(
+            "SELECT DISTINCT c.relowner::regrole::text AS owner FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE (n.nspname IN ('proj', 'proj_g1') AND c.relkind IN ('r', 'v')) "
+            "OR c.oid IN ('scoring.active_generation'::regclass, 'scoring.generation_seq'::regclass)"
+        )
         assert [r["owner"] for r in owners] == ["kaohe_scoring"]
     finally:
         await conn.close()

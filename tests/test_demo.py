@@ -3,18 +3,18 @@
 import itertools
 import tracemalloc
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import GeneratorType
 
 import httpx
 import pytest
 
-from tools.cli import build_parser
-from tools.demo import LoadRefused, generate, load, run_async, safe_months
 from shared.domain.events import EVENT_TYPES, new_event_adapter
 from shared.domain.policy import load_policies
 from shared.settings import Settings
 from tests.support.harness import ADMIN_KEY
+from tools.cli import build_parser
+from tools.demo import LoadRefused, generate, load, run_async, safe_months
 
 SMALL = {"units": 6, "officers": 15, "months": 3}
 
@@ -78,7 +78,7 @@ def test_memory_does_not_grow_with_the_length_of_the_run():
 
 
 def test_months_that_have_not_ended_are_refused():
-    now = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     assert safe_months(2026, now) == 10 and safe_months(2025, now) == 12
     with pytest.raises(ValueError, match="at most 10"):
         generate(year=2026, months=11, now=now)
@@ -133,8 +133,21 @@ async def test_kaohe_demo_command_posts_and_is_idempotent(kaohe, monkeypatch, ca
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KAOHE_DATA_DIR", str(tmp_path))
     (tmp_path / "admin-key").write_text(ADMIN_KEY + "\n")
-    argv = ["demo", "--seed", "9", "--units", "5", "--officers", "12", "--months", "2", "--batch", "100",
-            "--url", "http://ingest"]
+    argv = [
+        "demo",
+        "--seed",
+        "9",
+        "--units",
+        "5",
+        "--officers",
+        "12",
+        "--months",
+        "2",
+        "--batch",
+        "100",
+        "--url",
+        "http://ingest",
+    ]
     assert await run_async(build_parser().parse_args(argv), transport=transport) == 0  # key from the data dir
     first = capsys.readouterr().out
     (tmp_path / "admin-key").unlink()

@@ -14,8 +14,11 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S = DEPLOY / "k8s"
-SERVICES = {"ingest": ("services.ingest.app:app", 8001), "scoring": ("services.scoring.app:app", 8002),
-            "reporting": ("services.reporting.app:app", 8003)}
+SERVICES = {
+    "ingest": ("services.ingest.app:app", 8001),
+    "scoring": ("services.scoring.app:app", 8002),
+    "reporting": ("services.reporting.app:app", 8003),
+}
 # Every path family of api.md, and the service that owns it.
 ROUTES = {
     "/v1/events": "ingest",
@@ -95,6 +98,7 @@ def test_migration_job_runs_migrate_with_the_secret():
 
 # --- routing: the Ingress and nginx.conf, each evaluated as its proxy would ----------------------
 
+
 def ingress_route(path: str) -> str:
     """ingress-nginx with use-regex: every path is a case-insensitive regex anchored at the start,
     tried longest first; the backend service of the first that matches."""
@@ -149,6 +153,7 @@ def test_nginx_upstreams_are_the_compose_services():
 
 # --- compose and the image -----------------------------------------------------------------------
 
+
 def test_compose_runs_postgres_migrate_three_services_and_the_proxy():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
@@ -202,4 +207,3 @@ def test_entrypoint_has_migrate_and_the_cli():
 
 def test_entrypoint_is_valid_shell():
     subprocess.run(["sh", "-n", str(DEPLOY / "entrypoint.sh")], check=True)
-

@@ -52,11 +52,14 @@ async def test_stream_read_back_in_version_order(kaohe):
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE eventlog.events SET type = 'x'",
-    "DELETE FROM eventlog.events",
-    "TRUNCATE eventlog.events",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE eventlog.events SET type = 'x'",
+        "DELETE FROM eventlog.events",
+        "TRUNCATE eventlog.events",
+    ],
+)
 async def test_the_database_refuses_to_change_the_log(kaohe, database_url, statement):
     await kaohe.post("unit.registered", UNIT)
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
@@ -68,16 +71,33 @@ async def test_the_database_refuses_to_change_the_log(kaohe, database_url, state
         await conn.close()
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"type": "unit.registered", "occurred_at": "2026-03-05T10:00:00", "data": UNIT}, "validation_error"),
-    ({"type": "unit.exploded", "occurred_at": "2026-03-05T10:00:00+08:00", "data": UNIT}, "unknown_event_type"),
-    ({"type": "unit.registered", "occurred_at": "2026-03-05T10:00:00+08:00", "data": {"unit_id": "U2"}},
-     "validation_error"),
-    ({"type": "item.submitted", "occurred_at": "2026-03-05T10:00:00+08:00",
-      "data": {"item_id": "I1", "unit_id": "nobody", "title": "标题", "kind": "single"}}, "unknown_unit"),
-    ({"type": "item.adopted", "occurred_at": "2026-03-05T10:00:00+08:00",
-      "data": {"item_id": "nothing", "channel": "city"}}, "unknown_item"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"type": "unit.registered", "occurred_at": "2026-03-05T10:00:00", "data": UNIT}, "validation_error"),
+        ({"type": "unit.exploded", "occurred_at": "2026-03-05T10:00:00+08:00", "data": UNIT}, "unknown_event_type"),
+        (
+            {"type": "unit.registered", "occurred_at": "2026-03-05T10:00:00+08:00", "data": {"unit_id": "U2"}},
+            "validation_error",
+        ),
+        (
+            {
+                "type": "item.submitted",
+                "occurred_at": "2026-03-05T10:00:00+08:00",
+                "data": {"item_id": "I1", "unit_id": "nobody", "title": "标题", "kind": "single"},
+            },
+            "unknown_unit",
+        ),
+        (
+            {
+                "type": "item.adopted",
+                "occurred_at": "2026-03-05T10:00:00+08:00",
+                "data": {"item_id": "nothing", "channel": "city"},
+            },
+            "unknown_item",
+        ),
+    ],
+)
 async def test_bad_input_is_a_problem_and_changes_nothing(kaohe, body, code):
     await kaohe.post("unit.registered", UNIT)
     head = await kaohe.head()

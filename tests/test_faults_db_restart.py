@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from shared.db import asyncpg_dsn
-from tools.devdb import EmbeddedPostgres
 from shared.migrate import upgrade
 from tests.support.compare import assert_projection_equals_fresh_fold
 from tests.support.servers import start, wait_until
+from tools.devdb import EmbeddedPostgres
 
 ADMIN_KEY = "kh_faultadmin_" + "r" * 40
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -61,8 +61,9 @@ class Lane:
         self.events = [_event("unit.registered", {"unit_id": unit, "name": f"单位{number}", "kind": "department"})]
         for i in range(PAIRS_PER_LANE):
             item = f"{unit}-I{i}"
-            self.events.append(_event("item.submitted", {"item_id": item, "unit_id": unit, "title": f"信息{i}",
-                                                         "kind": "single"}))
+            self.events.append(
+                _event("item.submitted", {"item_id": item, "unit_id": unit, "title": f"信息{i}", "kind": "single"})
+            )
             self.events.append(_event("item.adopted", {"item_id": item, "channel": "city"}))
         self.answers: Counter[int] = Counter()  # status -> count, over every attempt
         self.bad: list[str] = []
@@ -115,6 +116,7 @@ async def test_appends_survive_database_restarts_exactly_once(private_pg, tmp_pa
             def progressed(fraction: float):
                 async def check():
                     return sum(lane.progress for lane in lanes) >= fraction * total or all(w.done() for w in writers)
+
                 return check
 
             await _until(progressed(0.25), timeout=120, what="a quarter of the appends")
@@ -137,8 +139,9 @@ async def test_appends_survive_database_restarts_exactly_once(private_pg, tmp_pa
         # every event is in the log exactly once, and nothing else is
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
-            rows = await conn.fetch("SELECT event_id::text, global_position AS position, "
-                                    "(actor->>'role') AS role FROM eventlog.events")
+            rows = await conn.fetch(
+                "SELECT event_id::text, global_position AS position, (actor->>'role') AS role FROM eventlog.events"
+            )
         finally:
             await conn.close()
         logged = Counter(row["event_id"] for row in rows)
@@ -149,11 +152,13 @@ async def test_appends_survive_database_restarts_exactly_once(private_pg, tmp_pa
         # the services recovered by themselves: ready, the projector caught up, reporting follows
         async with httpx.AsyncClient(headers=HEADERS, timeout=10) as http:
             for server in servers.values():
+
                 async def ready(server=server):
                     try:
                         return (await http.get(server.url + "/readyz")).status_code == 200
                     except httpx.TransportError:
                         return False
+
                 await _until(ready, timeout=60, what=f"{server.name} ready again")
 
             head = max(row["position"] for row in rows)  # positions may skip after a crash: sequences
@@ -161,13 +166,17 @@ async def test_appends_survive_database_restarts_exactly_once(private_pg, tmp_pa
             async def caught_up():
                 status = (await http.get(servers["scoring"].url + "/v1/projections/status")).json()
                 return status["checkpoint_position"] == status["head_position"] == head
+
             await _until(caught_up, timeout=60, what="the projector to catch up")
 
             async def reporting_current():
                 ranking = await http.get(servers["reporting"].url + "/v1/rankings/units", params={"period": "2026"})
                 return ranking.status_code == 200 and ranking.json()["position"] == head
+
             await _until(reporting_current, timeout=60, what="reporting to see the last position")
-            ranking = (await http.get(servers["reporting"].url + "/v1/rankings/units", params={"period": "2026"})).json()
+            ranking = (
+                await http.get(servers["reporting"].url + "/v1/rankings/units", params={"period": "2026"})
+            ).json()
             assert sorted(row["adopted"] for row in ranking["rows"]) == [PAIRS_PER_LANE] * LANES
 
         assert all(server.process.poll() is None for server in servers.values()), "a service died"

@@ -30,16 +30,21 @@ async def _status(http: httpx.AsyncClient, server) -> dict | None:
 async def _unit_sums_projected(url: str) -> dict[str, int]:
     conn = await connect_raw(url)
     try:
-        rows = await conn.fetch("SELECT unit_id, sum(points) AS points FROM proj.lines "
-                                "WHERE officer_id IS NULL AND revoked_position IS NULL GROUP BY unit_id")
+        rows = await conn.fetch(
+            "SELECT unit_id, sum(points) AS points FROM proj.lines "
+            "WHERE officer_id IS NULL AND revoked_position IS NULL GROUP BY unit_id"
+        )
     finally:
         await conn.close()
     return {row["unit_id"]: int(row["points"]) for row in rows}
 
 
 async def test_the_standby_takes_over_when_the_projecting_instance_is_killed(database_url, tmp_path: Path):
-    env = {"KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
-           "KAOHE_PROJECTOR_BATCH": "200"}
+    env = {
+        "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
+        "KAOHE_PROJECTOR_BATCH": "200",
+    }
     ingest = start("ingest", database_url, tmp_path, env=env)
     scorers = []
     try:

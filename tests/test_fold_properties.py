@@ -10,7 +10,7 @@ hydration and restore are all on the path being compared.
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from services.scoring.replay import Replay
+from shared.domain.evolve import LogEvent
 from shared.domain.money import yuan
 from shared.domain.periods import parse_period
 from shared.domain.policy import PolicySet, load_policies
 from shared.settings import REPO_ROOT
-from shared.domain.evolve import LogEvent
-from services.scoring.replay import Replay
 from tests.support import factories as f
 from tests.support.database import create_database, drop_database, with_database
 from tests.support.harness import running_kaohe
@@ -33,22 +33,48 @@ POLICIES = load_policies(REPO_ROOT / "policies")
 PERIODS = ("2025", "2026", "2026-Q1", "2026-Q2")
 CHANNEL_KINDS = {channel: kinds for channel, kinds in POLICIES.current.accepted_kinds.items()}
 # Business times, including both sides of local midnight at the end of March.
-TIMES = ["2026-01-15T10:00:00+08:00", "2026-02-27T23:59:00+08:00", "2026-03-05T10:00:00+08:00",
-         "2026-03-31T15:59:00Z", "2026-03-31T16:30:00Z", "2026-04-18T08:00:00+08:00", "2026-05-31T23:00:00+08:00",
-         "2026-06-30T16:00:00Z"]
+TIMES = [
+    "2026-01-15T10:00:00+08:00",
+    "2026-02-27T23:59:00+08:00",
+    "2026-03-05T10:00:00+08:00",
+    "2026-03-31T15:59:00Z",
+    "2026-03-31T16:30:00Z",
+    "2026-04-18T08:00:00+08:00",
+    "2026-05-31T23:00:00+08:00",
+    "2026-06-30T16:00:00Z",
+]
 
 index = st.integers(min_value=0, max_value=50)
 bits = st.integers(min_value=0, max_value=7)
 STEPS = st.one_of(
     st.tuples(st.just("submit"), index, st.sampled_from(["single", "brief", "research"]), bits, st.sampled_from(TIMES)),
-    st.tuples(st.just("adopt"), index, st.sampled_from(sorted(CHANNEL_KINDS)), st.sampled_from([None, "第1期", "第2期"]),
-              bits, st.integers(min_value=0, max_value=20), st.sampled_from(TIMES)),
+    st.tuples(
+        st.just("adopt"),
+        index,
+        st.sampled_from(sorted(CHANNEL_KINDS)),
+        st.sampled_from([None, "第1期", "第2期"]),
+        bits,
+        st.integers(min_value=0, max_value=20),
+        st.sampled_from(TIMES),
+    ),
     st.tuples(st.just("endorse"), index, st.sampled_from(["district", "city", "province"]), st.sampled_from(TIMES)),
-    st.tuples(st.just("deduct"), index, st.sampled_from(["false", "late", "solicitation", "criticized"]),
-              st.sampled_from(["district", "city", "province"]), st.sampled_from(["late", "missed", "concealed"]),
-              st.integers(min_value=50, max_value=100), bits, st.sampled_from(TIMES)),
-    st.tuples(st.just("assess"), index, st.sampled_from(["adequate", "inadequate"]), st.sampled_from([2025, 2026]),
-              st.sampled_from(TIMES)),
+    st.tuples(
+        st.just("deduct"),
+        index,
+        st.sampled_from(["false", "late", "solicitation", "criticized"]),
+        st.sampled_from(["district", "city", "province"]),
+        st.sampled_from(["late", "missed", "concealed"]),
+        st.integers(min_value=50, max_value=100),
+        bits,
+        st.sampled_from(TIMES),
+    ),
+    st.tuples(
+        st.just("assess"),
+        index,
+        st.sampled_from(["adequate", "inadequate"]),
+        st.sampled_from([2025, 2026]),
+        st.sampled_from(TIMES),
+    ),
     st.tuples(st.just("target"), index, st.sampled_from([None, 1, 2, 3, 4]), st.integers(0, 3), st.integers(0, 2)),
     st.tuples(st.just("revoke"), index),
     st.tuples(st.just("dispute"), index, st.sampled_from(["upheld", "revoked"])),
@@ -64,14 +90,14 @@ class Model:
     """What has been posted, as far as choosing the next valid event needs to know."""
 
     units: list[str] = field(default_factory=list)
-    officers: dict[str, list[str]] = field(default_factory=dict)          # unit -> officers
-    items: list[tuple[str, str, str]] = field(default_factory=list)       # (item, unit, kind)
-    awarding: list[str] = field(default_factory=list)                     # revocable event ids
-    deductions: list[tuple[str, str]] = field(default_factory=list)       # (event id, unit)
+    officers: dict[str, list[str]] = field(default_factory=dict)  # unit -> officers
+    items: list[tuple[str, str, str]] = field(default_factory=list)  # (item, unit, kind)
+    awarding: list[str] = field(default_factory=list)  # revocable event ids
+    deductions: list[tuple[str, str]] = field(default_factory=list)  # (event id, unit)
     revoked: set[str] = field(default_factory=set)
-    disputed: set[str] = field(default_factory=set)                       # with an open dispute
-    adoptions: dict[str, tuple] = field(default_factory=dict)             # event id -> (item, channel, issue)
-    assessed: dict[tuple[str, int], str] = field(default_factory=dict)    # (unit, year) -> event id
+    disputed: set[str] = field(default_factory=set)  # with an open dispute
+    adoptions: dict[str, tuple] = field(default_factory=dict)  # event id -> (item, channel, issue)
+    assessed: dict[tuple[str, int], str] = field(default_factory=dict)  # (unit, year) -> event id
     closed: set[int] = field(default_factory=set)
     reopens: int = 0
 
@@ -79,8 +105,9 @@ class Model:
         unit_id = f"U{len(self.units)}"
         self.units.append(unit_id)
         self.officers[unit_id] = [f"{unit_id}-O{n}" for n in range(len(self.units) % 3 + 1)]
-        return [f.unit_registered(unit_id, at=at)] + [f.officer_registered(o, unit_id, at=at)
-                                                       for o in self.officers[unit_id]]
+        return [f.unit_registered(unit_id, at=at)] + [
+            f.officer_registered(o, unit_id, at=at) for o in self.officers[unit_id]
+        ]
 
     def _pick(self, officers: list[str], mask: int) -> list[str]:
         return [o for n, o in enumerate(officers) if mask >> n & 1]
@@ -99,13 +126,17 @@ class Model:
         if not self.items:
             return []
         item_id, unit_id, item_kind = self.items[i % len(self.items)]
-        kind = None if item_kind in CHANNEL_KINDS[channel] else CHANNEL_KINDS[channel][mask % len(CHANNEL_KINDS[channel])]
+        kind = (
+            None if item_kind in CHANNEL_KINDS[channel] else CHANNEL_KINDS[channel][mask % len(CHANNEL_KINDS[channel])]
+        )
         live = {self.adoptions[e] for e in self.adoptions if e not in self.revoked}
         if (item_id, channel, issue) in live:
             issue = f"第{len(self.adoptions) + 10}期"
         others = [u for u in self.units if u != unit_id]
-        contributors = [{"unit_id": u, **({"extra_points": extra} if n == 0 and extra else {})}
-                        for n, u in enumerate(self._pick(others, mask))]
+        contributors = [
+            {"unit_id": u, **({"extra_points": extra} if n == 0 and extra else {})}
+            for n, u in enumerate(self._pick(others, mask))
+        ]
         body = f.item_adopted(item_id, channel, kind=kind, issue=issue, contributors=contributors or None, at=at)
         self.adoptions[body["event_id"]] = (item_id, channel, issue)
         self.awarding.append(body["event_id"])
@@ -121,10 +152,12 @@ class Model:
     def _deduct(self, i, what, level, late_kind, points, mask, at):
         unit_id = self.units[i % len(self.units)]
         officers = self._pick(self.officers[unit_id], mask) or None
-        body = {"false": lambda: f.false_information(unit_id, points, responsible=officers, at=at),
-                "late": lambda: f.late_reported(unit_id, level, late_kind, responsible=officers, at=at),
-                "solicitation": lambda: f.solicitation_missed(unit_id, responsible=officers, at=at),
-                "criticized": lambda: f.criticized(unit_id, responsible=officers, at=at)}[what]()
+        body = {
+            "false": lambda: f.false_information(unit_id, points, responsible=officers, at=at),
+            "late": lambda: f.late_reported(unit_id, level, late_kind, responsible=officers, at=at),
+            "solicitation": lambda: f.solicitation_missed(unit_id, responsible=officers, at=at),
+            "criticized": lambda: f.criticized(unit_id, responsible=officers, at=at),
+        }[what]()
         self.awarding.append(body["event_id"])
         self.deductions.append((body["event_id"], unit_id))
         return [body]
@@ -140,8 +173,9 @@ class Model:
         return [body]
 
     def _target(self, i, month, submissions, adoptions):
-        return [f.target_set(self.units[i % len(self.units)], month=month, submissions=submissions,
-                             adoptions=adoptions)]
+        return [
+            f.target_set(self.units[i % len(self.units)], month=month, submissions=submissions, adoptions=adoptions)
+        ]
 
     def _revoke(self, i):
         live = [e for e in self.awarding if e not in self.revoked]
@@ -178,16 +212,24 @@ class Model:
 
 # --- the fresh fold, rendered like GET /v1/units/{id}/ledger ---------------------------------------
 
+
 def log_event(stored: dict[str, Any]) -> LogEvent:
     """An event read from GET /v1/events as services/scoring/log_reader.py hands it to the fold."""
     occurred_at = datetime.fromisoformat(stored["occurred_at"])
     local = occurred_at.astimezone(ZONE)
-    return LogEvent(stored["event_id"], stored["global_position"], stored["type"], occurred_at,
-                    local.year * 100 + local.month, stored["data"])
+    return LogEvent(
+        stored["event_id"],
+        stored["global_position"],
+        stored["type"],
+        occurred_at,
+        local.year * 100 + local.month,
+        stored["data"],
+    )
 
 
-def folded_ledger(replay: Replay, policies: PolicySet, period: str, *, unit_id: str | None = None,
-                  officer_id: str | None = None) -> dict[str, Any]:
+def folded_ledger(
+    replay: Replay, policies: PolicySet, period: str, *, unit_id: str | None = None, officer_id: str | None = None
+) -> dict[str, Any]:
     span = parse_period(period)
     entries, award, deduction, reward = [], 0, 0, Decimal(0)
     for line in sorted(replay.lines, key=lambda l: (l.position, l.seq)):
@@ -198,25 +240,44 @@ def folded_ledger(replay: Replay, policies: PolicySet, period: str, *, unit_id: 
         if revoked_by is None:
             award, deduction = award + max(line.points, 0), deduction + max(-line.points, 0)
             reward += line.reward_yuan
-        entries.append({
-            "event_id": line.event_id, "global_position": line.position, "occurred_at": _utc(line.occurred_at),
-            "clause": line.clause, "clause_text": policies.by_version[line.policy_version].text_of(line.clause),
-            "reward_clause": line.reward_clause, "points": line.points, "reward_yuan": yuan(line.reward_yuan),
-            "officer_ids": list(line.officer_ids), "item_id": line.item_id, "revoked_by": revoked_by,
-            "note": line.note, "policy_version": line.policy_version})
-    return {"period": period, "net_points": award - deduction, "award_points": award, "deduction_points": deduction,
-            "reward_yuan": yuan(reward), "entries": entries}
+        entries.append(
+            {
+                "event_id": line.event_id,
+                "global_position": line.position,
+                "occurred_at": _utc(line.occurred_at),
+                "clause": line.clause,
+                "clause_text": policies.by_version[line.policy_version].text_of(line.clause),
+                "reward_clause": line.reward_clause,
+                "points": line.points,
+                "reward_yuan": yuan(line.reward_yuan),
+                "officer_ids": list(line.officer_ids),
+                "item_id": line.item_id,
+                "revoked_by": revoked_by,
+                "note": line.note,
+                "policy_version": line.policy_version,
+            }
+        )
+    return {
+        "period": period,
+        "net_points": award - deduction,
+        "award_points": award,
+        "deduction_points": deduction,
+        "reward_yuan": yuan(reward),
+        "entries": entries,
+    }
 
 
 def _utc(moment: datetime | str) -> str:
     moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 def comparable(ledger: dict[str, Any]) -> dict[str, Any]:
     keep = ("period", "net_points", "award_points", "deduction_points", "reward_yuan")
-    return {**{k: ledger[k] for k in keep},
-            "entries": [{**e, "occurred_at": _utc(e["occurred_at"])} for e in ledger["entries"]]}
+    return {
+        **{k: ledger[k] for k in keep},
+        "entries": [{**e, "occurred_at": _utc(e["occurred_at"])} for e in ledger["entries"]],
+    }
 
 
 async def read_log(kaohe) -> list[LogEvent]:
@@ -241,6 +302,7 @@ def fold_log(events: list[LogEvent], *, split: int | None = None) -> Replay:
 
 # --- the property ----------------------------------------------------------------------------------
 
+
 async def _post(kaohe, bodies: list[dict], *, as_batch: bool) -> None:
     if as_batch:
         await f.given(kaohe, *bodies)
@@ -249,7 +311,11 @@ async def _post(kaohe, bodies: list[dict], *, as_batch: bool) -> None:
             await f.post(kaohe, body)
 
 
-@settings(max_examples=int(os.environ.get("KAOHE_PROPERTY_EXAMPLES", 20)), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("KAOHE_PROPERTY_EXAMPLES", 20)),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(steps=st.lists(STEPS, min_size=10, max_size=40), split=st.floats(min_value=0, max_value=1))
 async def test_the_live_projection_equals_a_fresh_fold_of_the_log(pg_server, template_database, steps, split):
     model = Model()
@@ -292,7 +358,8 @@ async def test_the_live_projection_equals_a_fresh_fold_of_the_log(pg_server, tem
             event(f"events: {len(events) // 20 * 20}+, revocations: {len(once.revoked)}, restarts: {restarts}")
             in_pieces = fold_log(events, split=int(split * len(events)))
             subjects = [("unit_id", u) for u in model.units] + [
-                ("officer_id", o) for officers in model.officers.values() for o in officers]
+                ("officer_id", o) for officers in model.officers.values() for o in officers
+            ]
             for period in PERIODS:
                 for kind, subject in subjects:
                     path = f"/v1/units/{subject}/ledger" if kind == "unit_id" else f"/v1/officers/{subject}/ledger"

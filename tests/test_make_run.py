@@ -10,8 +10,8 @@ import uuid
 import httpx
 import pytest
 
-from tools.devdb import EmbeddedPostgres, free_port
 from shared.settings import REPO_ROOT
+from tools.devdb import EmbeddedPostgres, free_port
 
 
 async def wait_for(check, *, what: str, process: subprocess.Popen, log, timeout: float = 180.0):
@@ -35,14 +35,23 @@ async def wait_for(check, *, what: str, process: subprocess.Popen, log, timeout:
 def runner(tmp_path):
     data = tmp_path / "data"
     ports = {name: free_port() for name in ("ingest", "scoring", "reporting")}
-    env = {k: v for k, v in os.environ.items()
-           if not (k == "DATABASE_URL" or k.endswith("_DATABASE_URL") or k == "KAOHE_BOOTSTRAP_ADMIN_KEY")}
-    env.update({"KAOHE_EMBEDDED": "1", "KAOHE_DATA_DIR": str(data),
-                **{f"KAOHE_{name.upper()}_PORT": str(port) for name, port in ports.items()}})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k == "DATABASE_URL" or k.endswith("_DATABASE_URL") or k == "KAOHE_BOOTSTRAP_ADMIN_KEY")
+    }
+    env.update(
+        {
+            "KAOHE_EMBEDDED": "1",
+            "KAOHE_DATA_DIR": str(data),
+            **{f"KAOHE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        }
+    )
     log = tmp_path / "runner.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "tools.runner"], cwd=REPO_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tools.runner"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         yield process, urls, data, log, env
@@ -56,6 +65,7 @@ def runner(tmp_path):
 async def test_make_run_serves_all_three_services_on_an_embedded_database(runner):
     process, urls, data, log, env = runner
     async with httpx.AsyncClient(timeout=10) as client:
+
         async def all_ready():
             codes = [(await client.get(f"{url}/readyz")).status_code for url in urls.values()]
             return all(code == 200 for code in codes) and "kaohe is running" in log.read_text()
@@ -71,18 +81,28 @@ async def test_make_run_serves_all_three_services_on_an_embedded_database(runner
         headers = {"Authorization": f"Bearer {key}"}
         for type_name, payload in (
             ("unit.registered", {"unit_id": "U1", "name": "区发改委", "kind": "department"}),
-            ("item.submitted", {"item_id": "I1", "unit_id": "U1", "title": "关于一季度经济运行的报告",
-                                "kind": "single"}),
+            (
+                "item.submitted",
+                {"item_id": "I1", "unit_id": "U1", "title": "关于一季度经济运行的报告", "kind": "single"},
+            ),
             ("item.adopted", {"item_id": "I1", "channel": "city", "issue": "政府专报 2026年第5期"}),
         ):
-            response = await client.post(f"{urls['ingest']}/v1/events", headers=headers, json={
-                "event_id": str(uuid.uuid4()), "type": type_name, "occurred_at": "2026-03-05T10:00:00+08:00",
-                "data": payload})
+            response = await client.post(
+                f"{urls['ingest']}/v1/events",
+                headers=headers,
+                json={
+                    "event_id": str(uuid.uuid4()),
+                    "type": type_name,
+                    "occurred_at": "2026-03-05T10:00:00+08:00",
+                    "data": payload,
+                },
+            )
             assert response.status_code == 201, response.text
 
         async def ranked():
-            response = await client.get(f"{urls['reporting']}/v1/rankings/units", params={"period": "2026"},
-                                        headers=headers)
+            response = await client.get(
+                f"{urls['reporting']}/v1/rankings/units", params={"period": "2026"}, headers=headers
+            )
             rows = response.json().get("rows") if response.status_code == 200 else None
             return rows if rows and rows[0]["net_points"] == 50 else None
 
@@ -90,8 +110,14 @@ async def test_make_run_serves_all_three_services_on_an_embedded_database(runner
         assert (row["unit_id"], row["rank"], row["net_points"]) == ("U1", 1, 50)
 
     # With no DATABASE_URL, `kaohe keys` finds the running embedded database.
-    keys = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "tools.cli", "keys", "list"],
-                                   cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    keys = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tools.cli", "keys", "list"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert keys.returncode == 0 and "bootstrap-admin" in keys.stdout, keys.stderr
 
     process.send_signal(signal.SIGTERM)

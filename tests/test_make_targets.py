@@ -10,8 +10,14 @@ from shared.settings import REPO_ROOT
 def run_testrun(tmp_path, *pytest_args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAOHE_TEST_SERVER_URL")}
     env.update({"KAOHE_EMBEDDED": "1", "TMPDIR": str(tmp_path)})
-    return subprocess.run([sys.executable, "-m", "tools.testrun", "--", "-q", "-p", "no:cacheprovider",
-                           *pytest_args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.testrun", "--", "-q", "-p", "no:cacheprovider", *pytest_args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_make_test_runs_on_an_embedded_server_and_removes_it(tmp_path):
@@ -28,9 +34,18 @@ def test_pytests_exit_code_passes_through(tmp_path):
 
 
 def test_the_makefile_keeps_its_targets():
-    result = subprocess.run(["make", "-n", "install", "run", "test", "migrate", "demo", "bench"], cwd=REPO_ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", "-n", "install", "run", "test", "migrate", "demo", "bench"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
-    for command in ("-m tools.runner", "-m tools.testrun -- -q", "-m shared.migrate", "-m tools.cli demo",
-                    "-m bench.run"):
+    for command in (
+        "-m tools.runner",
+        "-m tools.testrun -- -q",
+        "-m shared.migrate",
+        "-m tools.cli demo",
+        "-m bench.run",
+    ):
         assert command in result.stdout

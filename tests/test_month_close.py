@@ -3,7 +3,15 @@
 from datetime import datetime
 
 from tests.support.factories import (
-    entries, given, item_adopted, item_submitted, month_closed, month_reopened, post, refused, target_set,
+    entries,
+    given,
+    item_adopted,
+    item_submitted,
+    month_closed,
+    month_reopened,
+    post,
+    refused,
+    target_set,
     unit_registered,
 )
 
@@ -17,15 +25,20 @@ def _month_lines(ledger) -> list[tuple]:
 async def _march(kaohe) -> None:
     """U1 meets both targets, U2 is one submission short, U3 meets submissions but not adoptions, U4 has none."""
     await given(
-        kaohe, *(unit_registered(u, at="2026-01-05T09:00:00+08:00") for u in ("U1", "U2", "U3", "U4")),
+        kaohe,
+        *(unit_registered(u, at="2026-01-05T09:00:00+08:00") for u in ("U1", "U2", "U3", "U4")),
         # U1: a yearly default, overridden for March by a month target
-        target_set("U1", submissions=5, adoptions=5), target_set("U1", month=3, submissions=2, adoptions=1),
+        target_set("U1", submissions=5, adoptions=5),
+        target_set("U1", month=3, submissions=2, adoptions=1),
         # U2: a March target, replaced by a later one for the same slot
-        target_set("U2", month=3, submissions=1, adoptions=0), target_set("U2", month=3, submissions=2, adoptions=1),
+        target_set("U2", month=3, submissions=1, adoptions=0),
+        target_set("U2", month=3, submissions=2, adoptions=1),
         target_set("U3", submissions=1, adoptions=1),
-        item_submitted("A1", "U1", at=MARCH), item_submitted("A2", "U1", at=MARCH),
+        item_submitted("A1", "U1", at=MARCH),
+        item_submitted("A2", "U1", at=MARCH),
         item_adopted("A1", "district_zhengwu", at=MARCH),
-        item_submitted("B1", "U2", at=MARCH), item_adopted("B1", "district_zhengwu", at=MARCH),
+        item_submitted("B1", "U2", at=MARCH),
+        item_adopted("B1", "district_zhengwu", at=MARCH),
         item_submitted("C1", "U3", at=MARCH),
         item_submitted("D1", "U4", at=MARCH),
     )
@@ -91,8 +104,10 @@ async def test_a_late_adoption_scores_but_leaves_the_closed_month_alone_until_re
     assert _month_lines(u3) == [("S2", 0, reopen["event_id"]), ("S2", 20, None)]
     assert u3["entries"][-1]["event_id"] == close_again["event_id"]
     assert u3["net_points"] == 50 + 20
-    assert _month_lines(await kaohe.unit_ledger("U1", period="2026-03")) == [("S2", 20, reopen["event_id"]),
-                                                                             ("S2", 20, None)]
+    assert _month_lines(await kaohe.unit_ledger("U1", period="2026-03")) == [
+        ("S2", 20, reopen["event_id"]),
+        ("S2", 20, None),
+    ]
     assert (await kaohe.unit_ledger("U2", period="2026-03"))["net_points"] == 10 - 30
 
 
@@ -106,22 +121,33 @@ async def test_a_target_set_after_the_close_counts_only_when_the_month_is_closed
 
 
 async def test_a_month_target_overrides_a_yearly_default_set_later(kaohe):
-    await given(kaohe, unit_registered("U1"),
-                target_set("U1", month=3, submissions=1, adoptions=0),
-                target_set("U1", submissions=9, adoptions=9),
-                item_submitted("I1", "U1", at=MARCH))
+    await given(
+        kaohe,
+        unit_registered("U1"),
+        target_set("U1", month=3, submissions=1, adoptions=0),
+        target_set("U1", submissions=9, adoptions=9),
+        item_submitted("I1", "U1", at=MARCH),
+    )
     await given(kaohe, month_closed(2026, 3), month_closed(2026, 4))
     assert _month_lines(await kaohe.unit_ledger("U1", period="2026-03")) == [("S2", 20, None)]
     assert _month_lines(await kaohe.unit_ledger("U1", period="2026-04")) == [("D2", -30, None)]
 
 
 async def test_an_adoption_revoked_before_the_close_does_not_count(kaohe):
-    await given(kaohe, unit_registered("U1"), target_set("U1", submissions=1, adoptions=1),
-                item_submitted("I1", "U1", at=MARCH))
+    await given(
+        kaohe, unit_registered("U1"), target_set("U1", submissions=1, adoptions=1), item_submitted("I1", "U1", at=MARCH)
+    )
     adoption = item_adopted("I1", "district_daily", at=MARCH)
     await post(kaohe, adoption)
-    await post(kaohe, {"event_id": None, "type": "event.revoked", "occurred_at": MARCH,
-                       "data": {"target_event_id": adoption["event_id"], "reason": "重复录入"}})
+    await post(
+        kaohe,
+        {
+            "event_id": None,
+            "type": "event.revoked",
+            "occurred_at": MARCH,
+            "data": {"target_event_id": adoption["event_id"], "reason": "重复录入"},
+        },
+    )
     await post(kaohe, month_closed(2026, 3))
     assert _month_lines(await kaohe.unit_ledger("U1", period="2026-03")) == [("S2", 0, None)]
 

@@ -34,8 +34,15 @@ async def test_every_service_serves_metrics_without_a_key(kaohe):
         assert {"kaohe_http_request_duration_seconds", "kaohe_refusals"} <= families, families
         assert ("kaohe_projector_lag_events" in families) == (name == "scoring")
         found = samples(response.text)
-        assert found[("kaohe_http_request_duration_seconds_count",
-                      (("method", "GET"), ("route", "/healthz"), ("service", name), ("status", "200")))] == 1
+        assert (
+            found[
+                (
+                    "kaohe_http_request_duration_seconds_count",
+                    (("method", "GET"), ("route", "/healthz"), ("service", name), ("status", "200")),
+                )
+            ]
+            == 1
+        )
 
 
 async def test_appends_by_type_refusals_by_code_and_latency_by_route(kaohe):
@@ -46,21 +53,29 @@ async def test_appends_by_type_refusals_by_code_and_latency_by_route(kaohe):
     assert (await kaohe.ingest.get("/v1/events", headers={"Authorization": "Bearer nope"})).status_code == 401
     found = await scrape(kaohe.ingest)
     assert found[("kaohe_events_appended_total", (("type", "unit.registered"),))] == 3
-    refusals = {dict(labels)["code"]: value for (metric, labels), value in found.items()
-                if metric == "kaohe_refusals_total"}
+    refusals = {
+        dict(labels)["code"]: value for (metric, labels), value in found.items() if metric == "kaohe_refusals_total"
+    }
     assert refusals == {"unit_already_registered": 1, "unknown_unit": 1, "unauthorized": 1}
-    created = ("kaohe_http_request_duration_seconds_count",
-               (("method", "POST"), ("route", "/v1/events"), ("service", "ingest"), ("status", "201")))
+    created = (
+        "kaohe_http_request_duration_seconds_count",
+        (("method", "POST"), ("route", "/v1/events"), ("service", "ingest"), ("status", "201")),
+    )
     assert found[created] == 1
-    batch = ("kaohe_http_request_duration_seconds_count",
-             (("method", "POST"), ("route", "/v1/events/batch"), ("service", "ingest"), ("status", "201")))
+    batch = (
+        "kaohe_http_request_duration_seconds_count",
+        (("method", "POST"), ("route", "/v1/events/batch"), ("service", "ingest"), ("status", "201")),
+    )
     assert found[batch] == 1
     # a path with an id is counted under its route template, not one series per id
     await kaohe.ingest.get("/v1/streams/unit-U1")
     await kaohe.ingest.get("/v1/streams/unit-U2")
     found = await scrape(kaohe.ingest)
-    streams = [labels for (metric, labels) in found if metric == "kaohe_http_request_duration_seconds_count"
-               and dict(labels)["route"].startswith("/v1/streams")]
+    streams = [
+        labels
+        for (metric, labels) in found
+        if metric == "kaohe_http_request_duration_seconds_count" and dict(labels)["route"].startswith("/v1/streams")
+    ]
     assert [dict(labels)["route"] for labels in streams] == ["/v1/streams/{stream_id}"]
 
 
@@ -96,6 +111,11 @@ async def test_log_lines_are_json_with_the_request_id(kaohe):
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [line] = [line for line in lines if line.get("request_id") == "req-42"]
     assert (line["level"], line["method"], line["route"], line["status"], line["code"]) == (
-        "info", "GET", "/v1/streams/{stream_id}", 404, "unknown_stream")
+        "info",
+        "GET",
+        "/v1/streams/{stream_id}",
+        404,
+        "unknown_stream",
+    )
     assert line["duration_ms"] >= 0 and line["ts"].endswith("+00:00")
     assert any(line.get("request_id") == minted.headers["x-request-id"] for line in lines)

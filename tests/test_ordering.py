@@ -2,14 +2,14 @@
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
 from shared import eventstore
 from shared.db import make_engine
 from shared.eventstore import NewRecord, content_hash
-from tests.support.bulk import batches, bulk_events
+from tests.support.bulk import bulk_events
 from tests.support.compare import assert_projection_equals_fresh_fold
 
 
@@ -20,10 +20,18 @@ async def _seed_item(kaohe) -> None:
 
 def _adoption(issue: str) -> NewRecord:
     data = {"item_id": "I1", "channel": "city", "issue": issue}
-    occurred = datetime(2026, 3, 5, 2, tzinfo=timezone.utc)
-    return NewRecord(event_id=uuid.uuid4(), stream_id="item-I1", stream_version=2, type="item.adopted",
-                     occurred_at=occurred, data=data, metadata={}, actor={"name": "test", "role": "admin"},
-                     content_hash=content_hash("item.adopted", occurred, data, {}))
+    occurred = datetime(2026, 3, 5, 2, tzinfo=UTC)
+    return NewRecord(
+        event_id=uuid.uuid4(),
+        stream_id="item-I1",
+        stream_version=2,
+        type="item.adopted",
+        occurred_at=occurred,
+        data=data,
+        metadata={},
+        actor={"name": "test", "role": "admin"},
+        content_hash=content_hash("item.adopted", occurred, data, {}),
+    )
 
 
 async def test_a_writer_holding_its_transaction_open_is_still_projected(kaohe, database_url):
@@ -41,9 +49,12 @@ async def test_a_writer_holding_its_transaction_open_is_still_projected(kaohe, d
 
     slow = asyncio.create_task(slow_writer())
     await held_open.wait()
-    fast = [asyncio.create_task(kaohe.post("item.adopted", {"item_id": "I1", "channel": "city",
-                                                            "issue": f"第{n}期"}, expect=None))
-            for n in range(2, 7)]
+    fast = [
+        asyncio.create_task(
+            kaohe.post("item.adopted", {"item_id": "I1", "channel": "city", "issue": f"第{n}期"}, expect=None)
+        )
+        for n in range(2, 7)
+    ]
     await asyncio.sleep(0.5)
     status = (await kaohe.scoring.get("/v1/projections/status")).json()
     assert status["checkpoint_position"] == before, "nothing after the open transaction may become visible"
@@ -63,7 +74,7 @@ async def test_sixteen_concurrent_writers_end_with_projection_equal_to_a_fresh_f
     events = list(bulk_events(units=16, items_per_unit=80, prefix="S"))
     registrations, rest = events[:16], events[16:]
     assert (await kaohe.ingest.post("/v1/events/batch", json={"events": registrations})).status_code == 201
-    pairs = [rest[i:i + 2] for i in range(0, len(rest), 2)]  # (submitted, adopted) of one item, kept in order
+    pairs = [rest[i : i + 2] for i in range(0, len(rest), 2)]  # (submitted, adopted) of one item, kept in order
     lanes = [pairs[lane::16] for lane in range(16)]
 
     async def writer(lane: list[list[dict]]) -> None:

@@ -6,19 +6,54 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.scoring.app import create_app as create_scoring
 from shared.domain.policy import PolicyError, load_policies
 from shared.settings import Settings
-from services.scoring.app import create_app as create_scoring
 from tests.support.harness import settings_for
 
 POLICY_DIR = Settings().policy_dir
 
 # rules.md, the three tables: clause → points (signed) or yuan.
-RULEBOOK_POINTS = {"S1": 20, "S2": 20, "S3": 10, "S3b": 5, "S3c": 10, "S4": 50, "S4b": 100, "S5": 100, "S5b": 300,
-                   "S6": 10, "S7": 5, "S8": 20, "S9": 40, "S10": 80, "D1": -20, "D2": -30, "D4": -100, "D4b": -200,
-                   "D5": -50, "D5b": -100, "D6": -30, "D6b": -60, "D7": -50, "D8": -100}
-RULEBOOK_YUAN = {"R1": "20", "R1b": "10", "R1c": "20", "R2": "10", "R3": "100", "R4": "100", "R4b": "300",
-                 "R5": "200", "R5b": "500", "R6": "100", "R7": "300", "R8": "500"}
+RULEBOOK_POINTS = {
+    "S1": 20,
+    "S2": 20,
+    "S3": 10,
+    "S3b": 5,
+    "S3c": 10,
+    "S4": 50,
+    "S4b": 100,
+    "S5": 100,
+    "S5b": 300,
+    "S6": 10,
+    "S7": 5,
+    "S8": 20,
+    "S9": 40,
+    "S10": 80,
+    "D1": -20,
+    "D2": -30,
+    "D4": -100,
+    "D4b": -200,
+    "D5": -50,
+    "D5b": -100,
+    "D6": -30,
+    "D6b": -60,
+    "D7": -50,
+    "D8": -100,
+}
+RULEBOOK_YUAN = {
+    "R1": "20",
+    "R1b": "10",
+    "R1c": "20",
+    "R2": "10",
+    "R3": "100",
+    "R4": "100",
+    "R4b": "300",
+    "R5": "200",
+    "R5b": "500",
+    "R6": "100",
+    "R7": "300",
+    "R8": "500",
+}
 
 
 def test_the_policy_file_holds_every_clause_with_the_rulebooks_numbers():
@@ -42,12 +77,15 @@ def _broken_copy(tmp_path: Path, mutate) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d["adoptions"]["city"]["single"].update(points="S99"), "adoptions.city.single.points"),
-    (lambda d: d["clauses"][3].update(points="many"), "clauses.3.points"),
-    (lambda d: d.pop("thresholds"), "thresholds"),
-    (lambda d: d["late_reported"]["city"].pop("missed"), "late_reported.city"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d["adoptions"]["city"]["single"].update(points="S99"), "adoptions.city.single.points"),
+        (lambda d: d["clauses"][3].update(points="many"), "clauses.3.points"),
+        (lambda d: d.pop("thresholds"), "thresholds"),
+        (lambda d: d["late_reported"]["city"].pop("missed"), "late_reported.city"),
+    ],
+)
 def test_a_bad_policy_file_is_refused_naming_the_field(tmp_path, mutate, field):
     with pytest.raises(PolicyError, match=field.replace(".", r"\.")):
         load_policies(_broken_copy(tmp_path, mutate))

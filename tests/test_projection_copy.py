@@ -1,24 +1,46 @@
 """Lines, facts and items COPYed as text store exactly what the binary COPY stores, whatever their values."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from services.scoring.projection_writer import (
+    FACT_COLUMNS,
+    LINE_COLUMNS,
+    ROW_COLUMNS,
+    _as_text,
+    _copy,
+    _facts_text,
+    _items_text,
+    _lines_text,
+)
 from shared.db import connect_raw
-from shared.projection_schema import generation_ddl
 from shared.domain.evolve import Fact, Line
-from services.scoring.projection_writer import (FACT_COLUMNS, LINE_COLUMNS, ROW_COLUMNS, _as_text, _copy, _facts_text,
-                                                _items_text, _lines_text)
+from shared.projection_schema import generation_ddl
 
-AT = datetime(2026, 3, 31, 16, 30, 0, 123456, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 31, 16, 30, 0, 123456, tzinfo=UTC)
 PLAIN = ["plain", "中文，备注", "a,b", "{braces}", "NULL", " spaced ", ""]  # text COPY as they are
 AWKWARD = ["tab\there", "new\nline", "cr\rhere", "back\\slash", "\\N", 'quo"te']  # the binary COPY instead
 
 
 def _line(i: int, text: str | None, officers: tuple[str, ...]) -> Line:
-    return Line(str(uuid.UUID(int=i)), 0, i, AT, 202604, f"U{i}", officers[0] if officers else None, "A1",
-                None if i % 2 else "R1", -i, Decimal("12.34") if i % 3 else Decimal("0.00"), officers,
-                None if i % 4 else f"I{i}", text, "2026.1")
+    return Line(
+        str(uuid.UUID(int=i)),
+        0,
+        i,
+        AT,
+        202604,
+        f"U{i}",
+        officers[0] if officers else None,
+        "A1",
+        None if i % 2 else "R1",
+        -i,
+        Decimal("12.34") if i % 3 else Decimal("0.00"),
+        officers,
+        None if i % 4 else f"I{i}",
+        text,
+        "2026.1",
+    )
 
 
 def _item(i: int, title: str, authors: list[str]) -> tuple:

@@ -5,8 +5,8 @@ import uuid
 
 import asyncpg
 
-from shared.db import asyncpg_dsn
 from services.scoring import rebuild
+from shared.db import asyncpg_dsn
 from tests.support.compare import assert_projection_equals_fresh_fold
 from tests.support.harness import running_kaohe
 
@@ -16,20 +16,34 @@ MARCH = "2026-03-05T10:00:00+08:00"
 async def history(kaohe) -> None:
     """A little of everything that revokes: an adoption revoked, a month closed, reopened, closed again."""
     for unit_id in ("U1", "U2"):
-        await kaohe.post("unit.registered", {"unit_id": unit_id, "name": f"单位{unit_id}", "kind": "township"},
-                         occurred_at="2026-01-02T09:00:00+08:00")
-        await kaohe.post("unit.target-set", {"unit_id": unit_id, "year": 2026, "month": None, "submissions": 1,
-                                             "adoptions": 1}, occurred_at="2026-01-02T09:00:00+08:00")
-    await kaohe.post("officer.registered", {"officer_id": "O1", "unit_id": "U1", "name": "赵信息员"},
-                     occurred_at="2026-01-02T09:00:00+08:00")
+        await kaohe.post(
+            "unit.registered",
+            {"unit_id": unit_id, "name": f"单位{unit_id}", "kind": "township"},
+            occurred_at="2026-01-02T09:00:00+08:00",
+        )
+        await kaohe.post(
+            "unit.target-set",
+            {"unit_id": unit_id, "year": 2026, "month": None, "submissions": 1, "adoptions": 1},
+            occurred_at="2026-01-02T09:00:00+08:00",
+        )
+    await kaohe.post(
+        "officer.registered",
+        {"officer_id": "O1", "unit_id": "U1", "name": "赵信息员"},
+        occurred_at="2026-01-02T09:00:00+08:00",
+    )
     for n, at in enumerate(("2026-01-10T10:00:00+08:00", "2026-01-20T10:00:00+08:00")):
-        await kaohe.post("item.submitted", {"item_id": f"I{n}", "unit_id": "U1", "title": "信息", "kind": "single",
-                                            "authors": ["O1"]}, occurred_at=at)
+        await kaohe.post(
+            "item.submitted",
+            {"item_id": f"I{n}", "unit_id": "U1", "title": "信息", "kind": "single", "authors": ["O1"]},
+            occurred_at=at,
+        )
     adoption = str(uuid.uuid4())
-    await kaohe.post("item.adopted", {"item_id": "I0", "channel": "city"}, event_id=adoption,
-                     occurred_at="2026-01-10T11:00:00+08:00")
-    await kaohe.post("item.adopted", {"item_id": "I1", "channel": "district_zhengwu"},
-                     occurred_at="2026-01-20T11:00:00+08:00")
+    await kaohe.post(
+        "item.adopted", {"item_id": "I0", "channel": "city"}, event_id=adoption, occurred_at="2026-01-10T11:00:00+08:00"
+    )
+    await kaohe.post(
+        "item.adopted", {"item_id": "I1", "channel": "district_zhengwu"}, occurred_at="2026-01-20T11:00:00+08:00"
+    )
     await kaohe.post("period.month-closed", {"year": 2026, "month": 1}, occurred_at="2026-02-01T09:00:00+08:00")
     await kaohe.post("event.revoked", {"target_event_id": adoption, "reason": "重复登记"})
     await kaohe.post("period.month-reopened", {"year": 2026, "month": 1, "reason": "采用记录更正"})
@@ -63,8 +77,12 @@ async def schemas(database_url: str) -> tuple[str, list[str]]:
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         active = await conn.fetchval("SELECT schema_name FROM scoring.active_generation")
-        names = [r["nspname"] for r in await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' ORDER BY nspname")]
+        names = [
+            r["nspname"]
+            for r in await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' ORDER BY nspname"
+            )
+        ]
         return active, names
     finally:
         await conn.close()
@@ -122,10 +140,14 @@ async def test_a_job_left_half_built_by_a_stopped_leader_starts_again(database_u
         job_id = (await front.scoring.post("/v1/projections/rebuild")).json()["job_id"]
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:  # what a leader that died mid-bulk leaves behind
-        await conn.execute("SET ROLE kaohe_scoring; CREATE SCHEMA proj_g9; CREATE TABLE proj_g9.lines (x int); "
-                           "RESET ROLE")
-        await conn.execute("UPDATE scoring.rebuild_jobs SET schema_name = 'proj_g9', processed = 5, "
-                           "started_at = now() WHERE job_id = $1::uuid", job_id)
+        await conn.execute(
+            "SET ROLE kaohe_scoring; CREATE SCHEMA proj_g9; CREATE TABLE proj_g9.lines (x int); RESET ROLE"
+        )
+        await conn.execute(
+            "UPDATE scoring.rebuild_jobs SET schema_name = 'proj_g9', processed = 5, "
+            "started_at = now() WHERE job_id = $1::uuid",
+            job_id,
+        )
     finally:
         await conn.close()
     async with running_kaohe(database_url) as kaohe:

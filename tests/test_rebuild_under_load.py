@@ -7,7 +7,7 @@ import uuid
 from tests.support.bulk import batches, bulk_events
 from tests.support.compare import assert_projection_equals_fresh_fold, fresh_fold
 from tests.support.harness import running_kaohe
-from tests.test_rebuild import schemas, wait_for_job
+from tests.test_rebuild import schemas
 
 BATCH = 200  # projector and rebuild chunk: the log below is many chunks long
 
@@ -26,8 +26,9 @@ async def writer(kaohe, stop: asyncio.Event) -> int:
         if n % 5 == 0:
             await kaohe.post("unit.registered", {"unit_id": f"W{n}", "name": f"新单位{n}", "kind": "township"})
         unit_id = f"BU{n % 40}"
-        await kaohe.post("item.submitted", {"item_id": f"W-{n}", "unit_id": unit_id, "title": "新信息",
-                                            "kind": "single"})
+        await kaohe.post(
+            "item.submitted", {"item_id": f"W-{n}", "unit_id": unit_id, "title": "新信息", "kind": "single"}
+        )
         adoption = str(uuid.uuid4())
         await kaohe.post("item.adopted", {"item_id": f"W-{n}", "channel": "city"}, event_id=adoption)
         if n % 3 == 0:

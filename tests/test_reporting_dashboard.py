@@ -10,15 +10,19 @@ Q3_2025, Q4_2025 = "2025-08-12T10:00:00+08:00", "2025-11-20T10:00:00+08:00"
 
 
 async def _scenario(kaohe) -> None:
-    await load(kaohe, [
-        unit("U1", "区发改委", at="2025-01-02T09:00:00+08:00"),
-        unit("U2", "</script><script>alert(1)</script>", at="2025-01-02T09:00:00+08:00"),
-        unit("T1", "城关镇", "township", at="2025-01-02T09:00:00+08:00"),
-        officer("O1", "U1", "张明", at="2025-01-02T09:00:00+08:00"),
-        *items_adopted("U1", "u", 2, "city", authors=("O1",), at=Q3_2025),      # 100 in Q3
-        *items_adopted("T1", "t", 3, at=Q4_2025),                              # 30 in Q4
-        item("u9", "U2", at=Q4_2025), adopt("u9", "district_daily", at=Q4_2025),  # 10 in Q4
-    ])
+    await load(
+        kaohe,
+        [
+            unit("U1", "区发改委", at="2025-01-02T09:00:00+08:00"),
+            unit("U2", "</script><script>alert(1)</script>", at="2025-01-02T09:00:00+08:00"),
+            unit("T1", "城关镇", "township", at="2025-01-02T09:00:00+08:00"),
+            officer("O1", "U1", "张明", at="2025-01-02T09:00:00+08:00"),
+            *items_adopted("U1", "u", 2, "city", authors=("O1",), at=Q3_2025),  # 100 in Q3
+            *items_adopted("T1", "t", 3, at=Q4_2025),  # 30 in Q4
+            item("u9", "U2", at=Q4_2025),
+            adopt("u9", "district_daily", at=Q4_2025),  # 10 in Q4
+        ],
+    )
 
 
 async def _dashboard(kaohe, **params) -> dict:
@@ -43,8 +47,16 @@ async def test_requested_quarter_and_its_year(kaohe):
     assert _rows(body["year"], "township") == [(1, "T1", 30)]
     assert [(r["unit_id"], r["net_points"]) for r in body["year"]["overall"]] == [("U1", 100), ("T1", 30), ("U2", 10)]
     assert body["quarter"]["totals"]["submitted"] == 4 and body["year"]["totals"]["adopted"] == 6
-    assert body["officers"]["rows"] == [{"rank": 1, "officer_id": "O1", "officer_name": "张明", "unit_name": "区发改委",
-                                         "net_points": 100, "adopted": 2}]
+    assert body["officers"]["rows"] == [
+        {
+            "rank": 1,
+            "officer_id": "O1",
+            "officer_name": "张明",
+            "unit_name": "区发改委",
+            "net_points": 100,
+            "adopted": 2,
+        }
+    ]
     assert body["position"] == await kaohe.settled()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", body["updated_at"])
 
@@ -82,8 +94,9 @@ async def test_page_carries_its_first_answer_safely(kaohe):
     assert config == {"endpoint": "v1/dashboard?period=2025-Q4", "refresh_seconds": 3, "timezone": "Asia/Shanghai"}
     data = json.loads(re.search(r'id="dashboard-data" type="application/json">(.*?)</script>', page)[1])
     assert data == await _dashboard(kaohe, period="2025-Q4")
-    again = await kaohe.reporting.get("/", params={"period": "2025-Q4", "refresh": 3},
-                                      headers={"If-None-Match": response.headers["etag"]})
+    again = await kaohe.reporting.get(
+        "/", params={"period": "2025-Q4", "refresh": 3}, headers={"If-None-Match": response.headers["etag"]}
+    )
     assert (again.status_code, again.content) == (304, b"")
 
 

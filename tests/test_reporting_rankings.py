@@ -7,8 +7,7 @@ S8 = 20, district late report D6 = -30; money R1 = 20, R4 = 100, R6 = 100.
 import uuid
 
 from shared.domain.events import CHANNELS
-from tests.support.reporting_data import (adopt, endorse, item, items_adopted, late, load, officer, revoke, target,
-                                          unit)
+from tests.support.reporting_data import adopt, endorse, item, items_adopted, late, load, officer, revoke, target, unit
 
 APRIL = "2026-04-10T10:00:00+08:00"
 
@@ -16,22 +15,39 @@ APRIL = "2026-04-10T10:00:00+08:00"
 async def _scenario(kaohe) -> int:
     revoked_adoption = str(uuid.uuid4())
     events = [
-        unit("Zeta", "区发改委"), unit("alpha", "区教育局"), unit("Cunit", "区财政局"), unit("F", "区司法局"),
-        unit("D", "区民政局"), unit("E", "城关镇", "township"), unit("G", "区数据局", at="2026-05-01T09:00:00+08:00"),
-        officer("O1", "Zeta", "张明"), officer("O2", "alpha", "李华"), officer("O3", "E", "王芳"),
-        officer("O4", "D", "赵强"), officer("O5", "F", "陈静"),
-        target("Zeta", 1, 1), target("alpha", 5, 0, month=3),
-        item("Z1", "Zeta", authors=("O1",)), adopt("Z1", "district_zhengwu"),
-        item("Z2", "Zeta", authors=("O1",)), adopt("Z2", "district_zhengwu"),
-        item("Z3", "Zeta"), adopt("Z3", "district_zhengwu"),
-        item("A1", "alpha", authors=("O2",)), adopt("A1", "district_zhengwu"),
+        unit("Zeta", "区发改委"),
+        unit("alpha", "区教育局"),
+        unit("Cunit", "区财政局"),
+        unit("F", "区司法局"),
+        unit("D", "区民政局"),
+        unit("E", "城关镇", "township"),
+        unit("G", "区数据局", at="2026-05-01T09:00:00+08:00"),
+        officer("O1", "Zeta", "张明"),
+        officer("O2", "alpha", "李华"),
+        officer("O3", "E", "王芳"),
+        officer("O4", "D", "赵强"),
+        officer("O5", "F", "陈静"),
+        target("Zeta", 1, 1),
+        target("alpha", 5, 0, month=3),
+        item("Z1", "Zeta", authors=("O1",)),
+        adopt("Z1", "district_zhengwu"),
+        item("Z2", "Zeta", authors=("O1",)),
+        adopt("Z2", "district_zhengwu"),
+        item("Z3", "Zeta"),
+        adopt("Z3", "district_zhengwu"),
+        item("A1", "alpha", authors=("O2",)),
+        adopt("A1", "district_zhengwu"),
         *items_adopted("alpha", "A", 3)[2:],
         *items_adopted("Cunit", "C", 2),
-        item("C3", "Cunit"), adopt("C3", "district_zhengwu", event_id=revoked_adoption), revoke(revoked_adoption),
+        item("C3", "Cunit"),
+        adopt("C3", "district_zhengwu", event_id=revoked_adoption),
+        revoke(revoked_adoption),
         late("D", "district", "late", officers=("O4",)),
-        item("E1", "E", authors=("O3",)), adopt("E1", "city", issue="政府专报 2026年第5期"),
+        item("E1", "E", authors=("O3",)),
+        adopt("E1", "city", issue="政府专报 2026年第5期"),
         endorse("E1", "district"),
-        item("Z4", "Zeta", at=APRIL), adopt("Z4", "city", at=APRIL),  # second quarter: not in Q1
+        item("Z4", "Zeta", at=APRIL),
+        adopt("Z4", "city", at=APRIL),  # second quarter: not in Q1
     ]
     return await load(kaohe, events)
 
@@ -50,17 +66,41 @@ async def test_units_ranked_with_ties_zero_rows_and_every_field(kaohe):
     assert order == [("E", 1, 70), ("Zeta", 2, 30), ("alpha", 2, 30), ("Cunit", 4, 20), ("F", 5, 0), ("D", 6, -30)]
     rows = _by_id(ranking["rows"])
     assert rows["E"] | {"adopted_by_channel": None} == {
-        "rank": 1, "unit_id": "E", "unit_name": "城关镇", "kind": "township", "net_points": 70,
-        "award_points": 70, "deduction_points": 0, "reward_yuan": "200.00", "submitted": 1, "adopted": 1,
-        "adopted_by_channel": None, "endorsements": {"district": 1, "city": 0, "province": 0},
-        "target": None, "target_met": None}
+        "rank": 1,
+        "unit_id": "E",
+        "unit_name": "城关镇",
+        "kind": "township",
+        "net_points": 70,
+        "award_points": 70,
+        "deduction_points": 0,
+        "reward_yuan": "200.00",
+        "submitted": 1,
+        "adopted": 1,
+        "adopted_by_channel": None,
+        "endorsements": {"district": 1, "city": 0, "province": 0},
+        "target": None,
+        "target_met": None,
+    }
     assert rows["E"]["adopted_by_channel"] == {channel: int(channel == "city") for channel in CHANNELS}
     assert rows["F"] | {"adopted_by_channel": None} == {
-        "rank": 5, "unit_id": "F", "unit_name": "区司法局", "kind": "department", "net_points": 0,
-        "award_points": 0, "deduction_points": 0, "reward_yuan": "0.00", "submitted": 0, "adopted": 0,
-        "adopted_by_channel": None, "endorsements": {"district": 0, "city": 0, "province": 0},
-        "target": None, "target_met": None}
-    assert list(rows["F"]["adopted_by_channel"]) == list(CHANNELS) and set(rows["F"]["adopted_by_channel"].values()) == {0}
+        "rank": 5,
+        "unit_id": "F",
+        "unit_name": "区司法局",
+        "kind": "department",
+        "net_points": 0,
+        "award_points": 0,
+        "deduction_points": 0,
+        "reward_yuan": "0.00",
+        "submitted": 0,
+        "adopted": 0,
+        "adopted_by_channel": None,
+        "endorsements": {"district": 0, "city": 0, "province": 0},
+        "target": None,
+        "target_met": None,
+    }
+    assert list(rows["F"]["adopted_by_channel"]) == list(CHANNELS) and set(
+        rows["F"]["adopted_by_channel"].values()
+    ) == {0}
     assert (rows["D"]["award_points"], rows["D"]["deduction_points"]) == (0, 30)
 
 
@@ -87,7 +127,12 @@ async def test_kind_ranks_one_category_among_itself(kaohe):
     departments = await kaohe.ranking("2026-Q1", kind="department")
     assert departments["kind"] == "department"
     assert [(r["unit_id"], r["rank"]) for r in departments["rows"]] == [
-        ("Zeta", 1), ("alpha", 1), ("Cunit", 3), ("F", 4), ("D", 5)]
+        ("Zeta", 1),
+        ("alpha", 1),
+        ("Cunit", 3),
+        ("F", 4),
+        ("D", 5),
+    ]
     assert [r["net_points"] for r in departments["rows"]][:4] == [30, 30, 20, 0]
     townships = await kaohe.ranking("2026-Q1", kind="township")
     assert [(r["unit_id"], r["rank"]) for r in townships["rows"]] == [("E", 1)]
@@ -111,10 +156,24 @@ async def test_officers_ranked_by_full_points_of_their_items(kaohe):
     body = response.json()
     assert body["position"] == position and body["period"] == "2026-Q1"
     assert [(r["officer_id"], r["rank"], r["net_points"]) for r in body["rows"]] == [
-        ("O3", 1, 70), ("O1", 2, 20), ("O2", 3, 10), ("O5", 4, 0), ("O4", 5, -30)]
+        ("O3", 1, 70),
+        ("O1", 2, 20),
+        ("O2", 3, 10),
+        ("O5", 4, 0),
+        ("O4", 5, -30),
+    ]
     rows = _by_id(body["rows"], "officer_id")
-    assert rows["O1"] == {"rank": 2, "officer_id": "O1", "officer_name": "张明", "unit_id": "Zeta", "net_points": 20,
-                          "award_points": 20, "deduction_points": 0, "reward_yuan": "40.00", "adopted": 2}
+    assert rows["O1"] == {
+        "rank": 2,
+        "officer_id": "O1",
+        "officer_name": "张明",
+        "unit_id": "Zeta",
+        "net_points": 20,
+        "award_points": 20,
+        "deduction_points": 0,
+        "reward_yuan": "40.00",
+        "adopted": 2,
+    }
     assert (rows["O3"]["reward_yuan"], rows["O3"]["adopted"]) == ("200.00", 1)
     assert (rows["O4"]["deduction_points"], rows["O4"]["reward_yuan"], rows["O4"]["adopted"]) == (30, "0.00", 0)
 
@@ -123,6 +182,7 @@ async def test_rankings_send_etags_and_answer_304(kaohe):
     await _scenario(kaohe)
     first = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026-Q1"})
     assert first.headers["cache-control"] == "no-cache" and first.headers["etag"]
-    again = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026-Q1"},
-                                      headers={"If-None-Match": first.headers["etag"]})
+    again = await kaohe.reporting.get(
+        "/v1/rankings/units", params={"period": "2026-Q1"}, headers={"If-None-Match": first.headers["etag"]}
+    )
     assert (again.status_code, again.content) == (304, b"")

@@ -5,25 +5,39 @@ Year 2026 points (policy 2026.1): city single 50, province single 100, 《政务
 Targets are set for March only, so the annual target is that month's.
 """
 
-from tests.support.reporting_data import (criticized, false_information, item, items_adopted, late, load, officer,
-                                          target, unit)
+from tests.support.reporting_data import criticized, false_information, items_adopted, late, load, officer, target, unit
 
 
 async def _scenario(kaohe) -> None:
-    events = [unit(u, name) for u, name in (("S_a", "区发改委"), ("S_b", "区教育局"), ("S_c", "区财政局"),
-                                              ("S_d", "区民政局"), ("S_e", "区司法局"), ("S_f", "区商务局"),
-                                              ("S_g", "区文旅局"), ("S_h", "区卫健委"))]
-    events += [officer("O_a", "S_a", "张明"), officer("O_a2", "S_a", "刘洋"), officer("O_c", "S_c", "李华"),
-               officer("O_d", "S_d", "赵强"), officer("O_g", "S_g", "王芳")]
+    events = [
+        unit(u, name)
+        for u, name in (
+            ("S_a", "区发改委"),
+            ("S_b", "区教育局"),
+            ("S_c", "区财政局"),
+            ("S_d", "区民政局"),
+            ("S_e", "区司法局"),
+            ("S_f", "区商务局"),
+            ("S_g", "区文旅局"),
+            ("S_h", "区卫健委"),
+        )
+    ]
+    events += [
+        officer("O_a", "S_a", "张明"),
+        officer("O_a2", "S_a", "刘洋"),
+        officer("O_c", "S_c", "李华"),
+        officer("O_d", "S_d", "赵强"),
+        officer("O_g", "S_g", "王芳"),
+    ]
     events += [target(u, 1, 1, month=3) for u in ("S_a", "S_b", "S_c", "S_e", "S_h")]
     events += [target("S_d", 5, 1, month=3), target("S_f", 5, 0, month=3)]
-    events += items_adopted("S_a", "a", 1, "city", authors=("O_a",))            # 50
-    events += items_adopted("S_b", "b", 1, "city")                              # 50
-    events += items_adopted("S_c", "c", 1, authors=("O_c",))                    # 10
+    events += items_adopted("S_a", "a", 1, "city", authors=("O_a",))  # 50
+    events += items_adopted("S_b", "b", 1, "city")  # 50
+    events += items_adopted("S_c", "c", 1, authors=("O_c",))  # 10
     events += items_adopted("S_d", "d", 3, "city") + [criticized("S_d", ("O_d",))]  # 150 - 100, target missed
-    events += items_adopted("S_e", "e", 1) + [late("S_e", "province", "missed")]     # 10 - 200
-    events += items_adopted("S_f", "f", 2, "city")                              # 100, target missed
-    events += items_adopted("S_g", "g", 2, "province", authors=("O_g",))         # 200, no target
+    events += items_adopted("S_e", "e", 1) + [late("S_e", "province", "missed")]  # 10 - 200
+    events += items_adopted("S_f", "f", 2, "city")  # 100, target missed
+    events += items_adopted("S_g", "g", 2, "province", authors=("O_g",))  # 200, no target
     events += items_adopted("S_h", "h", 1, "city") + [false_information("S_h", 99)]  # 50 - 99
     await load(kaohe, events)
 
@@ -50,16 +64,17 @@ async def test_eligibility_and_every_exclusion_reason(kaohe):
         {"unit_id": "S_h", "unit_name": "区卫健委", "rank": 7, "net_points": -49, "deduction_points": 99},
     ]
     assert _ids(units["selected"]) == ["S_a", "S_b", "S_c"]
-    excluded = {row["unit_id"]: (row["rank"], row["deduction_points"], sorted(row["reasons"]))
-                for row in units["excluded"]}
+    excluded = {
+        row["unit_id"]: (row["rank"], row["deduction_points"], sorted(row["reasons"])) for row in units["excluded"]
+    }
     assert excluded == {
         "S_g": (1, 0, ["no_annual_target"]),
         "S_f": (2, 0, ["annual_target_missed"]),
         "S_d": (3, 100, ["annual_target_missed", "deductions_at_least_100"]),  # exactly 100: excluded
         "S_e": (8, 200, ["deductions_at_least_100"]),
     }
-    assert body["criticize"] == ["S_e"]                         # exactly 200; S_d's 100 is not enough
-    assert sorted(body["rectification"]) == ["S_d", "S_f"]      # S_g has no annual target: not listed
+    assert body["criticize"] == ["S_e"]  # exactly 200; S_d's 100 is not enough
+    assert sorted(body["rectification"]) == ["S_d", "S_f"]  # S_g has no annual target: not listed
 
 
 async def test_units_tied_at_the_cut_line_are_all_selected(kaohe):
@@ -75,8 +90,15 @@ async def test_officers_need_few_deductions_and_their_units_target(kaohe):
     await _scenario(kaohe)
     officers = (await _select(kaohe, officers=1))["officers"]
     assert officers["selected"] == [
-        {"officer_id": "O_a", "officer_name": "张明", "unit_id": "S_a", "rank": 2, "net_points": 50,
-         "deduction_points": 0}]
+        {
+            "officer_id": "O_a",
+            "officer_name": "张明",
+            "unit_id": "S_a",
+            "rank": 2,
+            "net_points": 50,
+            "deduction_points": 0,
+        }
+    ]
     assert _ids(officers["eligible"], "officer_id") == ["O_a", "O_c", "O_a2"]
     excluded = {row["officer_id"]: (row["rank"], sorted(row["reasons"])) for row in officers["excluded"]}
     assert excluded == {

@@ -6,7 +6,14 @@ from datetime import datetime
 import pytest
 
 from tests.support.factories import (
-    assessed, entries, given, item_adopted, item_endorsed, item_submitted, officer_registered, post,
+    assessed,
+    entries,
+    given,
+    item_adopted,
+    item_endorsed,
+    item_submitted,
+    officer_registered,
+    post,
     unit_registered,
 )
 
@@ -45,9 +52,12 @@ ENDORSEMENTS = [
 
 
 async def _unit_with_authors(kaohe, *, kind: str = "single") -> None:
-    await given(kaohe, unit_registered("U1", name="区发改委"),
-                *(officer_registered(o, "U1") for o in AUTHORS),
-                item_submitted("I1", "U1", kind=kind, authors=AUTHORS))
+    await given(
+        kaohe,
+        unit_registered("U1", name="区发改委"),
+        *(officer_registered(o, "U1") for o in AUTHORS),
+        item_submitted("I1", "U1", kind=kind, authors=AUTHORS),
+    )
 
 
 def _number_in_text(text: str, points: int | None = None, yuan: str | None = None) -> None:
@@ -59,10 +69,12 @@ def _number_in_text(text: str, points: int | None = None, yuan: str | None = Non
         assert f"{int(float(yuan))}元" in text, text
 
 
-@pytest.mark.parametrize("channel,kind,clause,points,reward_clause,yuan", ADOPTIONS,
-                         ids=[f"{a[2]}-{a[0]}-{a[1]}" for a in ADOPTIONS])
-async def test_adoption_scores_its_clause_for_the_unit_and_every_author(kaohe, channel, kind, clause, points,
-                                                                        reward_clause, yuan):
+@pytest.mark.parametrize(
+    "channel,kind,clause,points,reward_clause,yuan", ADOPTIONS, ids=[f"{a[2]}-{a[0]}-{a[1]}" for a in ADOPTIONS]
+)
+async def test_adoption_scores_its_clause_for_the_unit_and_every_author(
+    kaohe, channel, kind, clause, points, reward_clause, yuan
+):
     await _unit_with_authors(kaohe, kind=kind)
     adoption = item_adopted("I1", channel, issue="2026年第5期")
     await post(kaohe, adoption)
@@ -73,7 +85,11 @@ async def test_adoption_scores_its_clause_for_the_unit_and_every_author(kaohe, c
     assert line["event_id"] == adoption["event_id"] and line["reward_clause"] == reward_clause
     _number_in_text(line["clause_text"], points=points, yuan=yuan if clause.startswith("R") else None)
     assert (unit["net_points"], unit["award_points"], unit["deduction_points"], unit["reward_yuan"]) == (
-        points, points, 0, yuan)
+        points,
+        points,
+        0,
+        yuan,
+    )
 
     # every author gets the full points; the money is split evenly, leftover cents to the first author
     for officer_id, share in zip(AUTHORS, SPLIT_OVER_3[yuan]):
@@ -87,8 +103,10 @@ async def test_adoption_kind_on_the_event_overrides_the_items_kind(kaohe):
     await _unit_with_authors(kaohe, kind="single")
     await post(kaohe, item_adopted("I1", "district_zhengwu", kind="brief"))
     await post(kaohe, item_adopted("I1", "district_daily", kind="brief"))
-    assert entries(await kaohe.unit_ledger("U1")) == [("S3b", 5, "10.00", AUTHORS, None),
-                                                      ("S3c", 10, "20.00", AUTHORS, None)]
+    assert entries(await kaohe.unit_ledger("U1")) == [
+        ("S3b", 5, "10.00", AUTHORS, None),
+        ("S3c", 10, "20.00", AUTHORS, None),
+    ]
 
 
 @pytest.mark.parametrize("level,clause,points,reward_clause,yuan", ENDORSEMENTS, ids=[e[1] for e in ENDORSEMENTS])
@@ -119,11 +137,18 @@ async def test_s1_adequate_assessment_gives_20_points_and_no_money(kaohe):
 
 
 async def test_s6_contributors_get_one_line_of_10_plus_extra_and_no_money(kaohe):
-    await given(kaohe, unit_registered("U1"), unit_registered("U2"), unit_registered("U3"),
-                officer_registered("O1", "U1"), officer_registered("O2", "U2"),
-                item_submitted("I1", "U1", authors=["O1"]))
-    await post(kaohe, item_adopted("I1", "city", contributors=[{"unit_id": "U2"},
-                                                               {"unit_id": "U3", "extra_points": 15}]))
+    await given(
+        kaohe,
+        unit_registered("U1"),
+        unit_registered("U2"),
+        unit_registered("U3"),
+        officer_registered("O1", "U1"),
+        officer_registered("O2", "U2"),
+        item_submitted("I1", "U1", authors=["O1"]),
+    )
+    await post(
+        kaohe, item_adopted("I1", "city", contributors=[{"unit_id": "U2"}, {"unit_id": "U3", "extra_points": 15}])
+    )
     assert entries(await kaohe.unit_ledger("U1")) == [("S4", 50, "100.00", ["O1"], None)]
     u2, u3 = await kaohe.unit_ledger("U2"), await kaohe.unit_ledger("U3")
     assert entries(u2) == [("S6", 10, "0.00", [], None)]
@@ -139,9 +164,13 @@ async def test_s6_contributors_get_one_line_of_10_plus_extra_and_no_money(kaohe)
 async def test_every_adoption_scores_on_its_own(kaohe):
     """S6: an item adopted by several publications scores again for each; another issue scores again."""
     await _unit_with_authors(kaohe)
-    await given(kaohe, item_adopted("I1", "district_zhengwu", issue="第1期"),
-                item_adopted("I1", "district_zhengwu", issue="第2期"), item_adopted("I1", "city"),
-                item_adopted("I1", "province"))
+    await given(
+        kaohe,
+        item_adopted("I1", "district_zhengwu", issue="第1期"),
+        item_adopted("I1", "district_zhengwu", issue="第2期"),
+        item_adopted("I1", "city"),
+        item_adopted("I1", "province"),
+    )
     unit = await kaohe.unit_ledger("U1")
     assert [e["clause"] for e in unit["entries"]] == ["S3", "S3", "S4", "S5"]
     assert (unit["net_points"], unit["reward_yuan"]) == (170, "340.00")
@@ -156,10 +185,24 @@ async def test_a_ledger_line_carries_every_field_of_the_contract(kaohe):
     unit = await kaohe.unit_ledger("U1", period="2026-03")
     assert unit["unit_id"] == "U1" and unit["period"] == "2026-03" and unit["policy_version"] == "2026.1"
     assert (unit["net_points"], unit["award_points"], unit["deduction_points"], unit["reward_yuan"]) == (
-        10, 10, 0, "20.00")
+        10,
+        10,
+        0,
+        "20.00",
+    )
     [line] = unit["entries"]
-    assert set(line) >= {"event_id", "global_position", "occurred_at", "clause", "clause_text", "points",
-                         "reward_yuan", "officer_ids", "revoked_by", "note"}
+    assert set(line) >= {
+        "event_id",
+        "global_position",
+        "occurred_at",
+        "clause",
+        "clause_text",
+        "points",
+        "reward_yuan",
+        "officer_ids",
+        "revoked_by",
+        "note",
+    }
     assert line["event_id"] == adoption["event_id"]
     assert line["global_position"] == appended["global_position"]
     assert datetime.fromisoformat(line["occurred_at"]) == datetime.fromisoformat(adoption["occurred_at"])
@@ -176,8 +219,12 @@ async def test_a_ledger_line_carries_every_field_of_the_contract(kaohe):
 
 async def test_author_shares_add_up_exactly_to_the_items_reward(kaohe):
     """100 yuan over 3 authors → 33.34, 33.33, 33.33; an author registered first gets the leftover."""
-    await given(kaohe, unit_registered("U1"), *(officer_registered(o, "U1") for o in ("A", "B", "C")),
-                item_submitted("I1", "U1", authors=["C", "A", "B"]))
+    await given(
+        kaohe,
+        unit_registered("U1"),
+        *(officer_registered(o, "U1") for o in ("A", "B", "C")),
+        item_submitted("I1", "U1", authors=["C", "A", "B"]),
+    )
     await post(kaohe, item_adopted("I1", "city"))
     shares = {o: (await kaohe.officer_ledger(o))["reward_yuan"] for o in ("A", "B", "C")}
     assert shares == {"C": "33.34", "A": "33.33", "B": "33.33"}  # the first *named* author

@@ -1,20 +1,41 @@
 """Corrections: `event.revoked`, disputes of deductions, and the one-assessment-per-year rule."""
 
 from tests.support.factories import (
-    assessed, criticized, deduction_disputed, dispute_resolved, entries, given, item_adopted, item_endorsed,
-    item_submitted, late_reported, officer_registered, post, refused, revoked, solicitation_missed, unit_registered,
+    assessed,
+    criticized,
+    deduction_disputed,
+    dispute_resolved,
+    entries,
+    given,
+    item_adopted,
+    item_endorsed,
+    item_submitted,
+    late_reported,
+    officer_registered,
+    post,
+    refused,
+    revoked,
+    solicitation_missed,
+    unit_registered,
 )
 
 
 async def _adopted_item(kaohe) -> dict:
-    await given(kaohe, unit_registered("U1"), unit_registered("U2"), officer_registered("O1", "U1"),
-                officer_registered("O2", "U1"), item_submitted("I1", "U1", authors=["O1", "O2"]))
+    await given(
+        kaohe,
+        unit_registered("U1"),
+        unit_registered("U2"),
+        officer_registered("O1", "U1"),
+        officer_registered("O2", "U1"),
+        item_submitted("I1", "U1", authors=["O1", "O2"]),
+    )
     adoption = item_adopted("I1", "city", issue="政府专报 第5期", contributors=[{"unit_id": "U2", "extra_points": 5}])
     await post(kaohe, adoption)
     return adoption
 
 
 # --- event.revoked ---------------------------------------------------------------------------------
+
 
 async def test_a_revoked_adoption_stays_visible_and_stops_counting(kaohe):
     adoption = await _adopted_item(kaohe)
@@ -36,8 +57,9 @@ async def test_a_revoked_adoption_stays_visible_and_stops_counting(kaohe):
 
 
 async def test_revoked_deductions_and_endorsements_stop_counting(kaohe):
-    await given(kaohe, unit_registered("U1"), officer_registered("O1", "U1"),
-                item_submitted("I1", "U1", authors=["O1"]))
+    await given(
+        kaohe, unit_registered("U1"), officer_registered("O1", "U1"), item_submitted("I1", "U1", authors=["O1"])
+    )
     endorsement, deduction = item_endorsed("I1", "province"), late_reported("U1", "city", "late", responsible=["O1"])
     await given(kaohe, endorsement, deduction)
     assert (await kaohe.unit_ledger("U1"))["net_points"] == 80 - 50
@@ -87,6 +109,7 @@ async def test_a_revoked_adoption_may_be_recorded_again_in_the_same_issue(kaohe)
 
 # --- disputes --------------------------------------------------------------------------------------
 
+
 async def _deducted(kaohe) -> dict:
     await given(kaohe, unit_registered("U1"), unit_registered("U2"), officer_registered("O1", "U1"))
     deduction = criticized("U1", responsible=["O1"])
@@ -112,8 +135,9 @@ async def test_a_dispute_resolved_as_revoked_reverses_the_deduction(kaohe):
 
 async def test_an_upheld_deduction_still_counts(kaohe):
     deduction = await _deducted(kaohe)
-    await given(kaohe, deduction_disputed("U1", deduction["event_id"]),
-                dispute_resolved("U1", deduction["event_id"], "upheld"))
+    await given(
+        kaohe, deduction_disputed("U1", deduction["event_id"]), dispute_resolved("U1", deduction["event_id"], "upheld")
+    )
     u1 = await kaohe.unit_ledger("U1")
     assert entries(u1) == [("D8", -100, "0.00", ["O1"], None)] and u1["deduction_points"] == 100
     # the dispute is closed: resolving it again finds none open
@@ -147,18 +171,25 @@ async def test_disputing_what_is_not_a_deduction_of_that_unit_is_422_not_a_deduc
 
 async def test_every_deduction_type_can_be_disputed_and_reversed(kaohe):
     await given(kaohe, unit_registered("U1"))
-    deductions = [late_reported("U1", "province", "missed"), solicitation_missed("U1"), criticized("U1"),
-                  {**criticized("U1"), "type": "unit.false-information",
-                   "data": {"unit_id": "U1", "points": 60}}]
+    deductions = [
+        late_reported("U1", "province", "missed"),
+        solicitation_missed("U1"),
+        criticized("U1"),
+        {**criticized("U1"), "type": "unit.false-information", "data": {"unit_id": "U1", "points": 60}},
+    ]
     await given(kaohe, *deductions)
     assert (await kaohe.unit_ledger("U1"))["deduction_points"] == 200 + 50 + 100 + 60
     for deduction in deductions:
-        await given(kaohe, deduction_disputed("U1", deduction["event_id"]),
-                    dispute_resolved("U1", deduction["event_id"], "revoked"))
+        await given(
+            kaohe,
+            deduction_disputed("U1", deduction["event_id"]),
+            dispute_resolved("U1", deduction["event_id"], "revoked"),
+        )
     assert (await kaohe.unit_ledger("U1"))["deduction_points"] == 0
 
 
 # --- one assessment per unit and year --------------------------------------------------------------
+
 
 async def test_a_second_assessment_in_a_year_is_409_until_the_first_is_revoked(kaohe):
     await post(kaohe, unit_registered("U1"))
@@ -179,8 +210,10 @@ async def test_an_assessment_scores_in_the_year_it_assesses(kaohe):
     """Decision (rules.md is silent): like S2/D2, S1/D1 belong to the period they evaluate; an assessment
     recorded after its year ended scores in that year's December, one recorded early in its January."""
     await post(kaohe, unit_registered("U1", at="2025-01-02T09:00:00+08:00"))
-    late, early = (assessed("U1", "adequate", year=2025, at="2026-01-15T10:00:00+08:00"),
-                   assessed("U1", "inadequate", year=2027, at="2026-11-20T10:00:00+08:00"))
+    late, early = (
+        assessed("U1", "adequate", year=2025, at="2026-01-15T10:00:00+08:00"),
+        assessed("U1", "inadequate", year=2027, at="2026-11-20T10:00:00+08:00"),
+    )
     this_year = assessed("U1", "adequate", year=2026, at="2026-02-01T10:00:00+08:00")
     await given(kaohe, late, early, this_year)
     assert [e["event_id"] for e in (await kaohe.unit_ledger("U1", period="2025-12"))["entries"]] == [late["event_id"]]

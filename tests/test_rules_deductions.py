@@ -3,21 +3,42 @@
 import pytest
 
 from tests.support.factories import (
-    assessed, criticized, entries, false_information, given, item_submitted, late_reported, officer_registered,
-    post, refused, solicitation_missed, unit_registered,
+    assessed,
+    criticized,
+    entries,
+    false_information,
+    given,
+    item_submitted,
+    late_reported,
+    officer_registered,
+    post,
+    refused,
+    solicitation_missed,
+    unit_registered,
 )
 
 # level, kind, clause, points (rules.md: D4–D6b)
 LATE = [
-    ("province", "late", "D4", -100), ("province", "missed", "D4b", -200), ("province", "concealed", "D4b", -200),
-    ("city", "late", "D5", -50), ("city", "missed", "D5b", -100), ("city", "concealed", "D5b", -100),
-    ("district", "late", "D6", -30), ("district", "missed", "D6b", -60), ("district", "concealed", "D6b", -60),
+    ("province", "late", "D4", -100),
+    ("province", "missed", "D4b", -200),
+    ("province", "concealed", "D4b", -200),
+    ("city", "late", "D5", -50),
+    ("city", "missed", "D5b", -100),
+    ("city", "concealed", "D5b", -100),
+    ("district", "late", "D6", -30),
+    ("district", "missed", "D6b", -60),
+    ("district", "concealed", "D6b", -60),
 ]
 
 
 async def _unit_with_officers(kaohe) -> None:
-    await given(kaohe, unit_registered("U1"), officer_registered("O1", "U1"), officer_registered("O2", "U1"),
-                officer_registered("O3", "U1"))
+    await given(
+        kaohe,
+        unit_registered("U1"),
+        officer_registered("O1", "U1"),
+        officer_registered("O2", "U1"),
+        officer_registered("O3", "U1"),
+    )
 
 
 def _totals(ledger) -> tuple:
@@ -86,7 +107,12 @@ async def test_d8_criticized_deducts_100(kaohe):
 
 async def test_deductions_add_up_and_net_is_awards_minus_deductions(kaohe):
     await _unit_with_officers(kaohe)
-    await given(kaohe, assessed("U1", "adequate"), criticized("U1", responsible=["O1"]),
-                late_reported("U1", "district", "late", responsible=["O1"]), solicitation_missed("U1"))
+    await given(
+        kaohe,
+        assessed("U1", "adequate"),
+        criticized("U1", responsible=["O1"]),
+        late_reported("U1", "district", "late", responsible=["O1"]),
+        solicitation_missed("U1"),
+    )
     assert _totals(await kaohe.unit_ledger("U1")) == (20 - 180, 20, 180, "0.00")
     assert _totals(await kaohe.officer_ledger("O1")) == (-130, 0, 130, "0.00")

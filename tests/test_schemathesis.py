@@ -49,10 +49,26 @@ def servers(pg_server, template_database, tmp_path_factory):
 def test_the_service_answers_every_generated_request_as_its_schema_says(servers, service):
     server = servers[service]
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "run", f"{server.url}/openapi.json",
-        "--header", f"Authorization: Bearer {ADMIN_KEY}", "--max-examples", EXAMPLES, "--seed", "20260305",
-        "--checks", "all", "--exclude-checks", EXCLUDED_CHECKS, "--workers", "1",
-        "--request-timeout", "30", "--suppress-health-check", "all", "--no-color",
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{server.url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {ADMIN_KEY}",
+        "--max-examples",
+        EXAMPLES,
+        "--seed",
+        "20260305",
+        "--checks",
+        "all",
+        "--exclude-checks",
+        EXCLUDED_CHECKS,
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--suppress-health-check",
+        "all",
+        "--no-color",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=server.log_path.parent)
     output = result.stdout + result.stderr

@@ -13,12 +13,23 @@ async def post(kaohe, type_name: str, data: dict, at: str = "2026-03-05T10:00:00
 async def history(kaohe) -> dict:
     """U1 earns 50 (city), then loses 100 (D8), U2 earns 100 (province), then the D8 is revoked."""
     for unit_id in ("U1", "U2"):
-        await post(kaohe, "unit.registered", {"unit_id": unit_id, "name": f"单位{unit_id}", "kind": "department"},
-                   at="2026-01-02T09:00:00+08:00")
-    await post(kaohe, "officer.registered", {"officer_id": "O1", "unit_id": "U1", "name": "李信息员"},
-               at="2026-01-02T09:00:00+08:00")
-    await post(kaohe, "item.submitted", {"item_id": "I1", "unit_id": "U1", "title": "春耕备耕情况", "kind": "single",
-                                         "authors": ["O1"]})
+        await post(
+            kaohe,
+            "unit.registered",
+            {"unit_id": unit_id, "name": f"单位{unit_id}", "kind": "department"},
+            at="2026-01-02T09:00:00+08:00",
+        )
+    await post(
+        kaohe,
+        "officer.registered",
+        {"officer_id": "O1", "unit_id": "U1", "name": "李信息员"},
+        at="2026-01-02T09:00:00+08:00",
+    )
+    await post(
+        kaohe,
+        "item.submitted",
+        {"item_id": "I1", "unit_id": "U1", "title": "春耕备耕情况", "kind": "single", "authors": ["O1"]},
+    )
     await post(kaohe, "item.submitted", {"item_id": "I2", "unit_id": "U2", "title": "招商引资进展", "kind": "single"})
     adopted = await post(kaohe, "item.adopted", {"item_id": "I1", "channel": "city", "issue": "政府专报第3期"})
     criticized = await post(kaohe, "unit.criticized", {"unit_id": "U1", "responsible_officers": ["O1"]})
@@ -97,12 +108,14 @@ async def test_as_of_a_time_means_the_last_position_recorded_at_or_before_it(kao
 
     before_everything = min(recorded.values()) - timedelta(microseconds=1)
     assert (await kaohe.ranking("2026", as_of=before_everything.isoformat()))["rows"] == []
-    gone = await kaohe.scoring.get("/v1/units/U1/ledger", params={"period": "2026",
-                                                                  "as_of": before_everything.isoformat()})
+    gone = await kaohe.scoring.get(
+        "/v1/units/U1/ledger", params={"period": "2026", "as_of": before_everything.isoformat()}
+    )
     assert gone.status_code == 404
 
     naive = await kaohe.scoring.get("/v1/units/U1/ledger", params={"period": "2026", "as_of": "2026-03-05T10:00:00"})
     assert naive.status_code == 422
-    both = await kaohe.scoring.get("/v1/units/U1/ledger", params={"period": "2026", "as_of": midway.isoformat(),
-                                                                  "as_of_position": adopted})
+    both = await kaohe.scoring.get(
+        "/v1/units/U1/ledger", params={"period": "2026", "as_of": midway.isoformat(), "as_of_position": adopted}
+    )
     assert both.status_code == 422

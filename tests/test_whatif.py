@@ -17,18 +17,32 @@ async def post(kaohe, type_name: str, data: dict, at: str = MARCH) -> str:
 
 
 async def adopted(kaohe, item_id: str, unit_id: str, channel: str, *, at: str = MARCH, **extra) -> str:
-    await post(kaohe, "item.submitted", {"item_id": item_id, "unit_id": unit_id, "title": f"信息{item_id}",
-                                         "kind": "single"}, at=at)
+    await post(
+        kaohe,
+        "item.submitted",
+        {"item_id": item_id, "unit_id": unit_id, "title": f"信息{item_id}", "kind": "single"},
+        at=at,
+    )
     return await post(kaohe, "item.adopted", {"item_id": item_id, "channel": channel, **extra}, at=at)
 
 
 async def district(kaohe) -> None:
     """City adoptions (S4): U1 two (one in April), U2 one, U4 one that is revoked; other channels around them.
     U2 also contributes to U1's first item (S6); U5 has nothing; U6 registers in July."""
-    for unit_id, at in (("U1", MARCH), ("U2", MARCH), ("U3", MARCH), ("U4", MARCH), ("U5", MARCH),
-                        ("U6", "2026-07-01T09:00:00+08:00")):
-        await post(kaohe, "unit.registered", {"unit_id": unit_id, "name": f"单位{unit_id}", "kind": "township"},
-                   at="2026-01-02T09:00:00+08:00" if at == MARCH else at)
+    for unit_id, at in (
+        ("U1", MARCH),
+        ("U2", MARCH),
+        ("U3", MARCH),
+        ("U4", MARCH),
+        ("U5", MARCH),
+        ("U6", "2026-07-01T09:00:00+08:00"),
+    ):
+        await post(
+            kaohe,
+            "unit.registered",
+            {"unit_id": unit_id, "name": f"单位{unit_id}", "kind": "township"},
+            at="2026-01-02T09:00:00+08:00" if at == MARCH else at,
+        )
     await adopted(kaohe, "I1", "U1", "city", issue="政府专报第1期", contributors=[{"unit_id": "U2"}])
     await adopted(kaohe, "I2", "U1", "city", issue="政府专报第9期", at="2026-04-08T10:00:00+08:00")
     await adopted(kaohe, "I3", "U3", "province", issue="省专报第2期")
@@ -72,24 +86,43 @@ async def test_raising_city_single_points_changes_exactly_the_units_with_city_ad
     document = await current_document(kaohe)
     assert document["clauses"][[c["id"] for c in document["clauses"]].index("S4")]["points"] == 50
 
-    response = await kaohe.scoring.post("/v1/what-if", json={"policy": with_city_single_points(document, 60),
-                                                             "period": "2026"})
+    response = await kaohe.scoring.post(
+        "/v1/what-if", json={"policy": with_city_single_points(document, 60), "period": "2026"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["period"], body["current_policy_version"], body["proposed_policy_version"]) == \
-        ("2026", document["version"], "2027.0-draft")
+    assert (body["period"], body["current_policy_version"], body["proposed_policy_version"]) == (
+        "2026",
+        document["version"],
+        "2027.0-draft",
+    )
     rows = {row["unit_id"]: row for row in body["rows"]}
     assert set(rows) == {row["unit_id"] for row in ranking["rows"]} == {"U1", "U2", "U3", "U4", "U5", "U6"}
     assert {u: rows[u]["current_points"] for u in rows} == {r["unit_id"]: r["net_points"] for r in ranking["rows"]}
     assert {u: rows[u]["change"] for u in rows} == {"U1": 20, "U2": 10, "U3": 0, "U4": 0, "U5": 0, "U6": 0}
     assert {u: (rows[u]["current_points"], rows[u]["proposed_points"]) for u in rows} == {
-        "U1": (100, 120), "U2": (70, 80), "U3": (100, 100), "U4": (10, 10), "U5": (0, 0), "U6": (0, 0)}
+        "U1": (100, 120),
+        "U2": (70, 80),
+        "U3": (100, 100),
+        "U4": (10, 10),
+        "U5": (0, 0),
+        "U6": (0, 0),
+    }
     assert [(r["unit_id"], r["current_rank"], r["proposed_rank"]) for r in body["rows"]] == [
-        ("U1", 1, 1), ("U3", 1, 2), ("U2", 3, 3), ("U4", 4, 4), ("U5", 5, 5), ("U6", 5, 5)]
+        ("U1", 1, 1),
+        ("U3", 1, 2),
+        ("U2", 3, 3),
+        ("U4", 4, 4),
+        ("U5", 5, 5),
+        ("U6", 5, 5),
+    ]
     assert {r["unit_id"]: r["rank"] for r in ranking["rows"]} == {u: rows[u]["current_rank"] for u in rows}
 
-    quarter = (await kaohe.scoring.post("/v1/what-if", json={"policy": with_city_single_points(document, 60),
-                                                             "period": "2026-Q1"})).json()
+    quarter = (
+        await kaohe.scoring.post(
+            "/v1/what-if", json={"policy": with_city_single_points(document, 60), "period": "2026-Q1"}
+        )
+    ).json()
     # the April adoption is in Q2; U6, registered in July, is not in Q1's ranking
     assert {r["unit_id"]: r["change"] for r in quarter["rows"]} == {"U1": 10, "U2": 10, "U3": 0, "U4": 0, "U5": 0}
 
@@ -101,8 +134,9 @@ async def test_the_current_policy_proposed_again_changes_nothing(kaohe):
     await district(kaohe)
     document = await current_document(kaohe)
     body = (await kaohe.scoring.post("/v1/what-if", json={"policy": document, "period": "2026-03"})).json()
-    assert body["rows"] and all(row["change"] == 0 and row["current_rank"] == row["proposed_rank"]
-                                for row in body["rows"])
+    assert body["rows"] and all(
+        row["change"] == 0 and row["current_rank"] == row["proposed_rank"] for row in body["rows"]
+    )
 
 
 async def test_an_invalid_policy_is_422_naming_the_field(kaohe):

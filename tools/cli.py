@@ -9,9 +9,9 @@ import importlib
 import sys
 
 SUBCOMMAND_MODULES = (
-    "tools.cli_keys",    # kaohe keys create|list|revoke
-    "tools.demo",        # kaohe demo
-    "tools.cli_audit",   # kaohe audit | explain | rebuild
+    "tools.cli_keys",  # kaohe keys create|list|revoke
+    "tools.demo",  # kaohe demo
+    "tools.cli_audit",  # kaohe audit | explain | rebuild
 )
 
 

@@ -11,8 +11,9 @@ import asyncio
 import os
 import sys
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,27 +26,44 @@ EXIT_MISMATCH = 3  # `kaohe audit`: the projection disagrees with the replay of 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=os.environ.get("KAOHE_SCORING_URL", DEFAULT_URL),
-                        help=f"scoring service base URL (default: $KAOHE_SCORING_URL or {DEFAULT_URL})")
-    common.add_argument("--key", help="auditor or admin key (default: $KAOHE_ADMIN_KEY, then the key of "
-                                      "`make run`: $KAOHE_BOOTSTRAP_ADMIN_KEY or .data/admin-key)")
+    common.add_argument(
+        "--url",
+        default=os.environ.get("KAOHE_SCORING_URL", DEFAULT_URL),
+        help=f"scoring service base URL (default: $KAOHE_SCORING_URL or {DEFAULT_URL})",
+    )
+    common.add_argument(
+        "--key",
+        help="auditor or admin key (default: $KAOHE_ADMIN_KEY, then the key of "
+        "`make run`: $KAOHE_BOOTSTRAP_ADMIN_KEY or .data/admin-key)",
+    )
 
     audit = subparsers.add_parser(
-        "audit", parents=[common], help="explain one deduction: clause, disputes, year totals, replay check",
+        "audit",
+        parents=[common],
+        help="explain one deduction: clause, disputes, year totals, replay check",
         description="The derivation of one deduction event. Exits 3 when the stored projection disagrees "
-                    "with a fresh replay of the log.")
+        "with a fresh replay of the log.",
+    )
     audit.add_argument("event_id")
     audit.set_defaults(func=run, command_impl=audit_command)
 
-    explain = subparsers.add_parser("explain", parents=[common], help="a unit's ledger for a period, line by line",
-                                    description="Every ledger line of a unit for a period, with clause texts.")
+    explain = subparsers.add_parser(
+        "explain",
+        parents=[common],
+        help="a unit's ledger for a period, line by line",
+        description="Every ledger line of a unit for a period, with clause texts.",
+    )
     explain.add_argument("unit_id")
     explain.add_argument("period", help="2026, 2026-H1, 2026-Q1 or 2026-03")
     explain.add_argument("--as-of-position", type=int, help="the ledger as it stood after this log position")
     explain.set_defaults(func=run, command_impl=explain_command)
 
-    rebuild = subparsers.add_parser("rebuild", parents=[common], help="rebuild the projection from the log",
-                                    description="Start a rebuild and show its progress until it is done.")
+    rebuild = subparsers.add_parser(
+        "rebuild",
+        parents=[common],
+        help="rebuild the projection from the log",
+        description="Start a rebuild and show its progress until it is done.",
+    )
     rebuild.add_argument("--no-wait", action="store_true", help="print the job id and return")
     rebuild.add_argument("--interval", type=float, default=0.5, help="seconds between progress polls")
     rebuild.set_defaults(func=run, command_impl=rebuild_command)
@@ -55,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(run_async(args))
 
 
-async def run_async(args: argparse.Namespace, *, transport: httpx.AsyncBaseTransport | None = None,
-                    out: TextIO | None = None, err: TextIO | None = None) -> int:
+async def run_async(
+    args: argparse.Namespace,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Run the parsed command; `transport` lets a test talk to an in-process app."""
     out, err = out or sys.stdout, err or sys.stderr
     key = admin_key(args.key)
@@ -64,8 +87,9 @@ async def run_async(args: argparse.Namespace, *, transport: httpx.AsyncBaseTrans
         print(f"kaohe {args.command}: no key: pass --key or set KAOHE_ADMIN_KEY", file=err)
         return 2
     try:
-        async with httpx.AsyncClient(base_url=args.url, transport=transport, timeout=300,
-                                     headers={"Authorization": f"Bearer {key}"}) as client:
+        async with httpx.AsyncClient(
+            base_url=args.url, transport=transport, timeout=300, headers={"Authorization": f"Bearer {key}"}
+        ) as client:
             return await args.command_impl(client, args, out)
     except ApiError as exc:
         print(f"kaohe {args.command}: {exc}", file=err)
@@ -92,6 +116,7 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
 
 # --- kaohe audit ---------------------------------------------------------------------------------
 
+
 async def audit_command(client: httpx.AsyncClient, args: argparse.Namespace, out: TextIO) -> int:
     body = await _call(client, "GET", f"/v1/audit/deductions/{args.event_id}")
     event, check = body["event"], body["replay_check"]
@@ -107,11 +132,17 @@ async def audit_command(client: httpx.AsyncClient, args: argparse.Namespace, out
         ("条款", f"{body['clause']}  {body['clause_text'] or ''}"),
         ("分值", f"{body['points']:+d}（政策 {body['policy_version']}）"),
         ("状态", status),
-        ("年度扣分", f"{body['year_deduction_points_before']} → {body['year_deduction_points_after']}"
-                     f"（{body['year']} 年，按日志顺序，不含其后的撤销）"),
+        (
+            "年度扣分",
+            f"{body['year_deduction_points_before']} → {body['year_deduction_points_after']}"
+            f"（{body['year']} 年，按日志顺序，不含其后的撤销）",
+        ),
         ("越过阈值", crossed),
-        ("重放校验", f"重算 {check['recomputed']} · 投影 {check['projected']} · "
-                     + ("一致" if check["match"] else "不一致！投影与日志重放不符")),
+        (
+            "重放校验",
+            f"重算 {check['recomputed']} · 投影 {check['projected']} · "
+            + ("一致" if check["match"] else "不一致！投影与日志重放不符"),
+        ),
     ]
     print(f"扣分审计 {body['unit_id']}", file=out)
     print(table(["项目", "内容"], pairs), file=out)
@@ -120,9 +151,12 @@ async def audit_command(client: httpx.AsyncClient, args: argparse.Namespace, out
         rows = []
         for n, dispute in enumerate(body["disputes"], start=1):
             resolution = dispute["resolution"]
-            outcome = ("处理中" if resolution is None else
-                       {"upheld": "维持", "revoked": "撤销扣分"}.get(resolution["outcome"], resolution["outcome"])
-                       + f"：{resolution['reason']}")
+            outcome = (
+                "处理中"
+                if resolution is None
+                else {"upheld": "维持", "revoked": "撤销扣分"}.get(resolution["outcome"], resolution["outcome"])
+                + f"：{resolution['reason']}"
+            )
             rows.append((str(n), local(dispute["recorded_at"]), dispute["reason"], outcome))
         print("申诉记录", file=out)
         print(table(["#", "申诉时间", "理由", "处理结果"], rows), file=out)
@@ -132,6 +166,7 @@ async def audit_command(client: httpx.AsyncClient, args: argparse.Namespace, out
 
 
 # --- kaohe explain -------------------------------------------------------------------------------
+
 
 async def explain_command(client: httpx.AsyncClient, args: argparse.Namespace, out: TextIO) -> int:
     params: dict[str, Any] = {"period": args.period}
@@ -144,20 +179,34 @@ async def explain_command(client: httpx.AsyncClient, args: argparse.Namespace, o
         text = entry["clause_text"] or ""
         if entry["note"]:
             text += f"（{entry['note']}）"
-        rows.append((str(entry["global_position"]), local(entry["occurred_at"])[:10], entry["clause"],
-                     f"{entry['points']:+d}", entry["reward_yuan"], state, text))
+        rows.append(
+            (
+                str(entry["global_position"]),
+                local(entry["occurred_at"])[:10],
+                entry["clause"],
+                f"{entry['points']:+d}",
+                entry["reward_yuan"],
+                state,
+                text,
+            )
+        )
     as_of = "" if args.as_of_position is None else f" · 截至日志位置 {body['position']}"
     print(f"{body['unit_id']} · {body['period']} · 政策 {body['policy_version']}{as_of}", file=out)
     print(table(["位置", "日期", "条款", "分值", "奖励(元)", "状态", "条款内容"], rows), file=out)
-    print(f"合计：加分 {body['award_points']} · 扣分 {body['deduction_points']} · 净分 {body['net_points']}"
-          f" · 奖励 {body['reward_yuan']} 元（已撤销的行不计）", file=out)
+    print(
+        f"合计：加分 {body['award_points']} · 扣分 {body['deduction_points']} · 净分 {body['net_points']}"
+        f" · 奖励 {body['reward_yuan']} 元（已撤销的行不计）",
+        file=out,
+    )
     return 0
 
 
 # --- kaohe rebuild -------------------------------------------------------------------------------
 
-async def rebuild_command(client: httpx.AsyncClient, args: argparse.Namespace, out: TextIO,
-                          sleep: Callable[[float], Any] = asyncio.sleep) -> int:
+
+async def rebuild_command(
+    client: httpx.AsyncClient, args: argparse.Namespace, out: TextIO, sleep: Callable[[float], Any] = asyncio.sleep
+) -> int:
     job_id = (await _call(client, "POST", "/v1/projections/rebuild"))["job_id"]
     print(f"rebuild job {job_id}", file=out)
     if args.no_wait:
@@ -182,11 +231,14 @@ def progress_line(job: dict[str, Any], width: int = 30) -> str:
         return "waiting for the projecting instance to start the rebuild…".ljust(width + 40)
     fraction = job["processed"] / job["total"] if job["total"] else 1.0
     filled = int(fraction * width)
-    return (f"[{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}  {job['processed']:,}/{job['total']:,} events"
-            f"  {job['events_per_second']:,.0f} events/s  {job['state']}")
+    return (
+        f"[{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}  {job['processed']:,}/{job['total']:,} events"
+        f"  {job['events_per_second']:,.0f} events/s  {job['state']}"
+    )
 
 
 # --- tables with Chinese text --------------------------------------------------------------------
+
 
 def display_width(text: str) -> int:
     """Columns a terminal gives the text: wide (CJK) characters take two."""

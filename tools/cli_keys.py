@@ -42,9 +42,14 @@ async def _list(url: str) -> list:
     engine = make_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT key_id, role, unit_id, name, created_at, revoked_at FROM auth.api_keys "
-                "ORDER BY created_at, key_id"))).all()
+            return (
+                await conn.execute(
+                    text(
+                        "SELECT key_id, role, unit_id, name, created_at, revoked_at FROM auth.api_keys "
+                        "ORDER BY created_at, key_id"
+                    )
+                )
+            ).all()
     finally:
         await engine.dispose()
 
@@ -53,9 +58,10 @@ async def _revoke(url: str, key_id: str) -> int:
     engine = make_engine(url, pool_size=1)
     try:
         async with engine.begin() as conn:
-            result = await conn.execute(text(
-                "UPDATE auth.api_keys SET revoked_at = now() WHERE key_id = :id AND revoked_at IS NULL"),
-                {"id": key_id})
+            result = await conn.execute(
+                text("UPDATE auth.api_keys SET revoked_at = now() WHERE key_id = :id AND revoked_at IS NULL"),
+                {"id": key_id},
+            )
             return result.rowcount
     finally:
         await engine.dispose()
@@ -85,8 +91,10 @@ def list_keys(args: argparse.Namespace) -> int:
     print(f"{'KEY_ID':<10} {'ROLE':<9} {'UNIT':<12} {'CREATED':<20} {'STATUS':<8} NAME")
     for row in rows:
         status = "revoked" if row.revoked_at else "active"
-        print(f"{row.key_id:<10} {row.role:<9} {row.unit_id or '-':<12} "
-              f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  {status:<8} {row.name}")
+        print(
+            f"{row.key_id:<10} {row.role:<9} {row.unit_id or '-':<12} "
+            f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  {status:<8} {row.name}"
+        )
     return 0
 
 

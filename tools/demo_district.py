@@ -13,29 +13,43 @@ import itertools
 import math
 import random
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
-from tools import demo_text as words
 from shared.domain.policy import PolicySet
+from tools import demo_text as words
 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00, without DST, since 1991
-CLOSE_HOUR = 8                        # the office closes a month at 08:00 on the next month's first day
+CLOSE_HOUR = 8  # the office closes a month at 08:00 on the next month's first day
 # Shape of the district's activity (not scoring numbers: those are all in the policy).
-SEASON = (0.8, 0.6, 1.1, 1.0, 1.0, 1.1, 1.0, 0.9, 1.0, 0.9, 1.1, 1.2)   # submissions by month
+SEASON = (0.8, 0.6, 1.1, 1.0, 1.0, 1.1, 1.0, 0.9, 1.0, 0.9, 1.1, 1.2)  # submissions by month
 KIND_WEIGHTS = {"single": 70, "brief": 22, "research": 8}
 ADOPTION_RATE = {"single": 0.6, "brief": 0.55, "research": 0.7}
-CHANNEL_WEIGHTS = {"district_zhengwu": 40, "district_daily": 20, "district_bulletin": 30, "city": 10,
-                   "province": 2, "website_today": 25}
+CHANNEL_WEIGHTS = {
+    "district_zhengwu": 40,
+    "district_daily": 20,
+    "district_bulletin": 30,
+    "city": 10,
+    "province": 2,
+    "website_today": 25,
+}
 ENDORSEMENT = {  # channel -> (chance an adoption there is endorsed, weights of the levels)
-    "district_zhengwu": (0.04, {"district": 1}), "district_daily": (0.04, {"district": 1}),
-    "district_bulletin": (0.08, {"district": 4, "city": 1}), "website_today": (0.01, {"district": 1}),
-    "city": (0.10, {"district": 10, "city": 9, "province": 1}), "province": (0.2, {"city": 1, "province": 1}),
+    "district_zhengwu": (0.04, {"district": 1}),
+    "district_daily": (0.04, {"district": 1}),
+    "district_bulletin": (0.08, {"district": 4, "city": 1}),
+    "website_today": (0.01, {"district": 1}),
+    "city": (0.10, {"district": 10, "city": 9, "province": 1}),
+    "province": (0.2, {"city": 1, "province": 1}),
 }
 DEDUCTIONS_PER_UNIT_MONTH = 0.05
-DEDUCTION_WEIGHTS = {"unit.late-reported": 55, "unit.solicitation-missed": 25, "unit.false-information": 8,
-                     "unit.criticized": 12}
+DEDUCTION_WEIGHTS = {
+    "unit.late-reported": 55,
+    "unit.solicitation-missed": 25,
+    "unit.false-information": 8,
+    "unit.criticized": 12,
+}
 LATE_LEVEL_WEIGHTS = {"district": 6, "city": 3, "province": 1}
 LATE_KIND_WEIGHTS = {"late": 7, "missed": 2, "concealed": 1}
 CHANNEL_COUNT_WEIGHTS = {1: 70, 2: 25, 3: 5}
@@ -126,21 +140,34 @@ def _uuid4(bits: int) -> str:
 
 
 DEDUCTIONS, LATE_LEVELS, LATE_KINDS, CHANNEL_COUNTS = (
-    _table(w) for w in (DEDUCTION_WEIGHTS, LATE_LEVEL_WEIGHTS, LATE_KIND_WEIGHTS, CHANNEL_COUNT_WEIGHTS))
+    _table(w) for w in (DEDUCTION_WEIGHTS, LATE_LEVEL_WEIGHTS, LATE_KIND_WEIGHTS, CHANNEL_COUNT_WEIGHTS)
+)
 
 
 class District:
     """The demo district's state while its year is generated; `events()` yields the events."""
 
-    def __init__(self, *, seed: int, units: int, officers: int, year: int, months: int, rate: float,
-                 scale: float, policies: PolicySet):
+    def __init__(
+        self,
+        *,
+        seed: int,
+        units: int,
+        officers: int,
+        year: int,
+        months: int,
+        rate: float,
+        scale: float,
+        policies: PolicySet,
+    ):
         self.rng = random.Random(f"kaohe-demo/{seed}")
         self.ids = random.Random(f"kaohe-demo-ids/{seed}")  # the n-th event has the same id in every run
         self.year, self.months, self.rate, self.scale = year, months, rate, scale
         self.policy = policies.at(datetime(year, 1, 1, tzinfo=LOCAL))
         self.channels = self.policy.accepted_kinds
-        self.accepting = {kind: {c: CHANNEL_WEIGHTS[c] for c, kinds in self.channels.items() if kind in kinds}
-                          for kind in KIND_WEIGHTS}
+        self.accepting = {
+            kind: {c: CHANNEL_WEIGHTS[c] for c, kinds in self.channels.items() if kind in kinds}
+            for kind in KIND_WEIGHTS
+        }
         self.kinds = _table({k: w for k, w in KIND_WEIGHTS.items() if self.accepting[k]})
         self.endorsement = {channel: (chance, _table(levels)) for channel, (chance, levels) in ENDORSEMENT.items()}
         self.serial = self.items = 0
@@ -153,8 +180,13 @@ class District:
     # --- events ------------------------------------------------------------------------------------
     def _event(self, type_name: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
         self.serial += 1
-        return {"event_id": _uuid4(self.ids.getrandbits(128)), "type": type_name,
-                "occurred_at": at.isoformat(), "data": data, "metadata": {"source": "demo"}}
+        return {
+            "event_id": _uuid4(self.ids.getrandbits(128)),
+            "type": type_name,
+            "occurred_at": at.isoformat(),
+            "data": data,
+            "metadata": {"source": "demo"},
+        }
 
     def _push(self, type_name: str, at: datetime, data: dict[str, Any], *, log_at: datetime | None = None) -> str:
         event = self._event(type_name, at, data)
@@ -190,7 +222,8 @@ class District:
         while len(names) < count - others:  # a large district: invent township names
             for _attempt in range(50):
                 name = "".join(rng.choice(words.PLACE_CHARS) for _ in range(length)) + rng.choice(
-                    words.TOWNSHIP_SUFFIXES)
+                    words.TOWNSHIP_SUFFIXES
+                )
                 if name not in used:
                     used.add(name)
                     names.append((name, "township"))
@@ -202,8 +235,15 @@ class District:
         units = []
         for i, (name, kind) in enumerate(names, start=1):
             own = words.TOWNSHIP_TOPICS if kind == "township" else words.DEPARTMENT_TOPICS.get(name, ())
-            units.append(_Unit(f"U{i:0{width}d}", name, kind, rng.uniform(0.4, 1.6) * (0.5 if kind == "other" else 1),
-                               topics=own * 3 + words.TOPICS))
+            units.append(
+                _Unit(
+                    f"U{i:0{width}d}",
+                    name,
+                    kind,
+                    rng.uniform(0.4, 1.6) * (0.5 if kind == "other" else 1),
+                    topics=own * 3 + words.TOPICS,
+                )
+            )
         return units
 
     def _setup(self) -> Iterator[dict[str, Any]]:
@@ -224,8 +264,11 @@ class District:
         for number, owner in enumerate(owners, start=1):
             officer_id = f"P{number:0{width}d}"
             given = "".join(rng.choice(words.GIVEN_CHARS) for _ in range(rng.choice((1, 2, 2))))
-            yield self._event("officer.registered", at, {"officer_id": officer_id, "unit_id": units[owner].unit_id,
-                                                         "name": rng.choice(words.SURNAMES) + given})
+            yield self._event(
+                "officer.registered",
+                at,
+                {"officer_id": officer_id, "unit_id": units[owner].unit_id, "name": rng.choice(words.SURNAMES) + given},
+            )
             units[owner].officers.append(officer_id)
             at += timedelta(seconds=step)
         at = max(at, datetime(year, 1, 3, 9, tzinfo=LOCAL))
@@ -237,26 +280,37 @@ class District:
             submissions = max(1, math.floor(rate * unit.activity * rng.uniform(0.5, 0.85)))
             unit.target = (submissions, max(1, round(submissions * rng.uniform(0.3, 0.5))))
             slots = [(None, unit.target)]
-            if self.months >= 2 and rng.random() < 0.3:   # 春节: a lighter February
+            if self.months >= 2 and rng.random() < 0.3:  # 春节: a lighter February
                 slots.append((2, (max(1, submissions // 2), max(0, unit.target[1] - 1))))
             if self.months >= 12 and rng.random() < 0.15:  # 年末: a heavier December
                 slots.append((12, (submissions + 1, unit.target[1])))
             for month, (subs, adopts) in slots:
-                yield self._event("unit.target-set", at, {"unit_id": unit.unit_id, "year": year, "month": month,
-                                                          "submissions": subs, "adoptions": adopts})
+                yield self._event(
+                    "unit.target-set",
+                    at,
+                    {"unit_id": unit.unit_id, "year": year, "month": month, "submissions": subs, "adoptions": adopts},
+                )
                 at += timedelta(seconds=step)
 
     def _schedule(self) -> dict[date, list[tuple[_Unit, dict[str, Any]]]]:
         """Deductions (every clause), disputes and rule-covering items, spread over the months."""
         specs: list[dict[str, Any]] = [
             {"type": "unit.late-reported", "level": level, "kind": kind}
-            for level, kinds in self.policy.document.late_reported.items() for kind in kinds]
-        specs += [{"type": "unit.false-information"}, {"type": "unit.false-information"},
-                  {"type": "unit.solicitation-missed"}, {"type": "unit.criticized"}]
+            for level, kinds in self.policy.document.late_reported.items()
+            for kind in kinds
+        ]
+        specs += [
+            {"type": "unit.false-information"},
+            {"type": "unit.false-information"},
+            {"type": "unit.solicitation-missed"},
+            {"type": "unit.criticized"},
+        ]
         if len(self.units) >= 2:
-            specs += [{"type": "unit.late-reported", "level": "district", "kind": "late", "dispute": "revoked"},
-                      {"type": "unit.solicitation-missed", "dispute": "upheld"},
-                      {"type": "unit.late-reported", "level": "city", "kind": "late", "dispute": "open"}]
+            specs += [
+                {"type": "unit.late-reported", "level": "district", "kind": "late", "dispute": "revoked"},
+                {"type": "unit.solicitation-missed", "dispute": "upheld"},
+                {"type": "unit.late-reported", "level": "city", "kind": "late", "dispute": "open"},
+            ]
         schedule: dict[date, list[tuple[_Unit, dict[str, Any]]]] = {}
         for index, spec in enumerate(specs):
             month = 1 + index * self.months // len(specs)
@@ -265,13 +319,17 @@ class District:
             schedule.setdefault(day, []).append((self.rng.choice(self.units), spec))
         pairs = [(kind, channel) for channel, kinds in self.channels.items() for kind in kinds]
         plans = [_Plan(kind, channel) for kind, channel in pairs]
-        plans += [_Plan(*pairs[(3 * i + 3) % len(pairs)], endorse=level)
-                  for i, level in enumerate(self.policy.document.endorsements)]
+        plans += [
+            _Plan(*pairs[(3 * i + 3) % len(pairs)], endorse=level)
+            for i, level in enumerate(self.policy.document.endorsements)
+        ]
         if len(self.units) >= 2:
             plans += [_Plan(*pairs[-3], contributors=True), _Plan(*pairs[-4], contributors=True)]
         plans.append(_Plan(*pairs[0], revoke=True))
-        self.plans_by_month = {m: [p for i, p in enumerate(plans) if 1 + i * self.months // len(plans) == m]
-                               for m in range(1, self.months + 1)}
+        self.plans_by_month = {
+            m: [p for i, p in enumerate(plans) if 1 + i * self.months // len(plans) == m]
+            for m in range(1, self.months + 1)
+        }
         return schedule
 
     # --- a year, day by day --------------------------------------------------------------------------
@@ -289,7 +347,7 @@ class District:
         yield from self._due(None)
 
     def _month_start(self, month: int) -> None:
-        rng, year = self.rng, self.year
+        year = self.year
         self.month, self.limit = month, _month_end(year, month) - timedelta(hours=1)
         days = _workdays(year, month)
         self.workday_set = set(days)
@@ -325,8 +383,12 @@ class District:
         topic = rng.choice(unit.topics)
         if unit.kind == "township" and rng.random() < 0.2:
             topic = words.SEASONAL_TOPICS[self.month]
-        data: dict[str, Any] = {"item_id": item_id, "unit_id": unit.unit_id,
-                                "title": rng.choice(words.TITLES[kind]).format(u=unit.name, t=topic), "kind": kind}
+        data: dict[str, Any] = {
+            "item_id": item_id,
+            "unit_id": unit.unit_id,
+            "title": rng.choice(words.TITLES[kind]).format(u=unit.name, t=topic),
+            "kind": kind,
+        }
         if unit.officers and rng.random() < 0.95:
             data["authors"] = rng.sample(unit.officers, min(len(unit.officers), rng.choice((1, 1, 1, 2, 2, 3))))
         if rng.random() < 0.05:
@@ -347,17 +409,33 @@ class District:
             self._adoption(unit, item_id, kind, channel, self._after(submitted, 8), plan)
         return item_id
 
-    def _adoption(self, unit: _Unit, item_id: str, kind: str, channel: str, at: datetime, plan: _Plan | None,
-                  *, log_at: datetime | None = None) -> None:
+    def _adoption(
+        self,
+        unit: _Unit,
+        item_id: str,
+        kind: str,
+        channel: str,
+        at: datetime,
+        plan: _Plan | None,
+        *,
+        log_at: datetime | None = None,
+    ) -> None:
         rng = self.rng
         publications, cadence = words.PUBLICATIONS[channel]
         publication = rng.choice(publications)
         day_of_year = at.toordinal() - date(at.year, 1, 1).toordinal() + 1
-        number = {"day": day_of_year, "week": (day_of_year - 1) // 7 + 1,
-                  "half_month": (at.month - 1) * 2 + (1 if at.day <= 15 else 2)}.get(cadence)
+        number = {
+            "day": day_of_year,
+            "week": (day_of_year - 1) // 7 + 1,
+            "half_month": (at.month - 1) * 2 + (1 if at.day <= 15 else 2),
+        }.get(cadence)
         issue = f"{at.year}年第{number}期" if number else f"{at.year}年{at.month}月{at.day}日"
-        data: dict[str, Any] = {"item_id": item_id, "channel": channel, "publication": publication,
-                                "issue": f"{publication} {issue}"}
+        data: dict[str, Any] = {
+            "item_id": item_id,
+            "channel": channel,
+            "publication": publication,
+            "issue": f"{publication} {issue}",
+        }
         other_kinds = [k for k in self.channels[channel] if k != kind]
         if plan is None and other_kinds and rng.random() < 0.05:
             data["kind"] = rng.choice(other_kinds)  # the office records it as the kind it decides
@@ -365,22 +443,35 @@ class District:
         if wants_contributors and len(self.units) >= 2:
             full = self.policy.points_of(self.policy.document.contribution)
             count = min(len(self.units) - 1, rng.randint(1, 3))
-            others = [u for u in (self.units[i] for i in rng.sample(range(len(self.units)), count + 1))
-                      if u is not unit][:count]
-            data["contributors"] = [{"unit_id": u.unit_id, **({"extra_points": x} if (x := rng.choice(
-                (0, 0, full // 2, full))) else {})} for u in others]
+            others = [
+                u for u in (self.units[i] for i in rng.sample(range(len(self.units)), count + 1)) if u is not unit
+            ][:count]
+            data["contributors"] = [
+                {"unit_id": u.unit_id, **({"extra_points": x} if (x := rng.choice((0, 0, full // 2, full))) else {})}
+                for u in others
+            ]
         event_id = self._push("item.adopted", at, data, log_at=log_at)
         if log_at:
             return
         chance, levels = self.endorsement[channel]
         level = plan.endorse if plan else (_draw(rng, levels) if rng.random() < chance else None)
         if level:
-            self._push("item.endorsed", self._after(at, 6), {
-                "item_id": item_id, "level": level, "leader": rng.choice(words.LEADERS[level]),
-                "note": rng.choice(words.ENDORSEMENT_NOTES)})
+            self._push(
+                "item.endorsed",
+                self._after(at, 6),
+                {
+                    "item_id": item_id,
+                    "level": level,
+                    "leader": rng.choice(words.LEADERS[level]),
+                    "note": rng.choice(words.ENDORSEMENT_NOTES),
+                },
+            )
         if plan and plan.revoke:
-            self._push("event.revoked", self._after(at, 3), {"target_event_id": event_id,
-                                                             "reason": "采用记录录入有误，予以撤销"})
+            self._push(
+                "event.revoked",
+                self._after(at, 3),
+                {"target_event_id": event_id, "reason": "采用记录录入有误，予以撤销"},
+            )
 
     def _deduction(self, unit: _Unit, day: date, spec: dict[str, Any]) -> None:
         rng, type_name = self.rng, spec["type"]
@@ -391,8 +482,12 @@ class District:
         elif type_name == "unit.late-reported":
             level = spec.get("level") or _draw(rng, LATE_LEVELS)
             kind = spec.get("kind") or _draw(rng, LATE_KINDS)
-            data.update(level=level, kind=kind, note=f"{words.LEVEL_NAMES[level]}通报：{unit.name}对"
-                        f"{rng.choice(words.URGENT_EVENTS)}紧急信息{words.LATE_KINDS[kind]}")
+            data.update(
+                level=level,
+                kind=kind,
+                note=f"{words.LEVEL_NAMES[level]}通报：{unit.name}对"
+                f"{rng.choice(words.URGENT_EVENTS)}紧急信息{words.LATE_KINDS[kind]}",
+            )
         elif type_name == "unit.solicitation-missed":
             data["solicitation"] = rng.choice(words.SOLICITATIONS)
         else:
@@ -406,12 +501,22 @@ class District:
         event_id = self._push(type_name, at, data)
         if outcome := spec.get("dispute"):
             disputed = self._after(at, 4)
-            self._push("unit.deduction-disputed", disputed, {"unit_id": unit.unit_id, "deduction_event_id": event_id,
-                                                             "reason": rng.choice(words.DISPUTE_REASONS)})
+            self._push(
+                "unit.deduction-disputed",
+                disputed,
+                {"unit_id": unit.unit_id, "deduction_event_id": event_id, "reason": rng.choice(words.DISPUTE_REASONS)},
+            )
             if outcome != "open":
-                self._push("unit.dispute-resolved", self._after(disputed, 6), {
-                    "unit_id": unit.unit_id, "deduction_event_id": event_id, "outcome": outcome,
-                    "reason": words.RESOLUTIONS[outcome]})
+                self._push(
+                    "unit.dispute-resolved",
+                    self._after(disputed, 6),
+                    {
+                        "unit_id": unit.unit_id,
+                        "deduction_event_id": event_id,
+                        "outcome": outcome,
+                        "reason": words.RESOLUTIONS[outcome],
+                    },
+                )
 
     def _late_adoption_and_reopen(self, days: list[date]) -> None:
         """January's close, then an adoption of a January item recorded late, a reopen and a new close."""
@@ -421,8 +526,11 @@ class District:
         january_end = _month_end(self.year, 1) - timedelta(hours=1)
         self._adoption(unit, item_id, kind, channel, self._after(submitted, 5, january_end), None, log_at=recorded)
         reopened = recorded + timedelta(minutes=30)
-        self._push("period.month-reopened", reopened, {"year": self.year, "month": 1,
-                                                         "reason": "补录1月份采用信息，重新核算月度目标"})
+        self._push(
+            "period.month-reopened",
+            reopened,
+            {"year": self.year, "month": 1, "reason": "补录1月份采用信息，重新核算月度目标"},
+        )
         self._push("period.month-closed", reopened + timedelta(minutes=30), {"year": self.year, "month": 1})
 
     def _retarget(self, days: list[date]) -> None:
@@ -431,9 +539,17 @@ class District:
         if targeted:
             unit = self.rng.choice(targeted)
             subs, adopts = unit.target  # type: ignore[misc]
-            self._push("unit.target-set", self._at(days[0], 9, 12), {
-                "unit_id": unit.unit_id, "year": self.year, "month": None, "submissions": subs + 1,
-                "adoptions": adopts})
+            self._push(
+                "unit.target-set",
+                self._at(days[0], 9, 12),
+                {
+                    "unit_id": unit.unit_id,
+                    "year": self.year,
+                    "month": None,
+                    "submissions": subs + 1,
+                    "adoptions": adopts,
+                },
+            )
 
     def _assessments(self, days: list[date]) -> None:
         late = [d for d in days if d.day >= 15] or days
@@ -442,6 +558,13 @@ class District:
         for index, unit in enumerate(self.units):
             inadequate = index == weak or (index != strong and self.rng.random() < 0.1)
             outcome = "inadequate" if inadequate else "adequate"
-            self._push("unit.assessed", self._at(self.rng.choice(late), 9, 17), {
-                "unit_id": unit.unit_id, "year": self.year, "outcome": outcome,
-                "note": words.ASSESSMENT_NOTES[outcome]})
+            self._push(
+                "unit.assessed",
+                self._at(self.rng.choice(late), 9, 17),
+                {
+                    "unit_id": unit.unit_id,
+                    "year": self.year,
+                    "outcome": outcome,
+                    "note": words.ASSESSMENT_NOTES[outcome],
+                },
+            )

@@ -125,8 +125,9 @@ def candidate_bindirs() -> list[Path]:
     if on_path:
         found.append(Path(os.path.realpath(on_path)).parent)
     versioned = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
-    found.extend(Path(p) for p in sorted(versioned, key=lambda p: [int(n) for n in re.findall(r"\d+", p)],
-                                        reverse=True))
+    found.extend(
+        Path(p) for p in sorted(versioned, key=lambda p: [int(n) for n in re.findall(r"\d+", p)], reverse=True)
+    )
     bundled = _pgserver_bindir()
     if bundled:
         found.append(bundled)
@@ -191,8 +192,10 @@ class EmbeddedPostgres:
                 # on a loaded machine).
                 with contextlib.suppress(FileNotFoundError):
                     (pgdata / "postmaster.pid").unlink()
-                result = self._run([bindir / "pg_ctl", "-D", pgdata, "-l", log, "-w", "-t", "60",
-                                    "-o", f"-p {self._port}", "start"], check=False)
+                result = self._run(
+                    [bindir / "pg_ctl", "-D", pgdata, "-l", log, "-w", "-t", "60", "-o", f"-p {self._port}", "start"],
+                    check=False,
+                )
                 if result.returncode == 0 and self._postmaster() is not None:
                     break
             else:
@@ -209,8 +212,9 @@ class EmbeddedPostgres:
             if self._postmaster() is None:
                 return
             bindir = self._choose_bindir(self._pgdata_target())
-            result = self._run([bindir / "pg_ctl", "-D", self._pgdata_target(), "-m", mode, "-w", "-t", "60",
-                                "stop"], check=False)
+            result = self._run(
+                [bindir / "pg_ctl", "-D", self._pgdata_target(), "-m", mode, "-w", "-t", "60", "stop"], check=False
+            )
             if self._postmaster() is not None:
                 raise RuntimeError(f"PostgreSQL in {self.pgdata} did not stop: {result.stderr.strip()}")
 
@@ -287,16 +291,20 @@ class EmbeddedPostgres:
         if self._bindir is None:
             candidates = candidate_bindirs()
             if not candidates:
-                raise RuntimeError("no PostgreSQL binaries: install PostgreSQL or the pgserver wheel, "
-                                   "or set DATABASE_URL to a running server")
+                raise RuntimeError(
+                    "no PostgreSQL binaries: install PostgreSQL or the pgserver wheel, "
+                    "or set DATABASE_URL to a running server"
+                )
             chosen = candidates[0]
             version_file = pgdata / "PG_VERSION"
             if version_file.exists():
                 wanted = version_file.read_text().strip()
                 chosen = next((b for b in candidates if _major_version(b) == wanted), None)
                 if chosen is None:
-                    raise RuntimeError(f"{pgdata} holds a PostgreSQL {wanted} cluster and no binaries of that "
-                                       "version were found; remove the directory to start afresh")
+                    raise RuntimeError(
+                        f"{pgdata} holds a PostgreSQL {wanted} cluster and no binaries of that "
+                        "version were found; remove the directory to start afresh"
+                    )
             self._bindir = chosen
         if self._user is not None and not self._user.can_reach(self._bindir):
             if self._bindir != _pgserver_bindir():
@@ -306,8 +314,9 @@ class EmbeddedPostgres:
 
     def _initdb(self, bindir: Path, pgdata: Path) -> None:
         # --no-sync: a crash in the first second would only lose an empty development cluster.
-        self._run([bindir / "initdb", "-D", pgdata, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
-                   "--locale=C", "--no-sync"])
+        self._run(
+            [bindir / "initdb", "-D", pgdata, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]
+        )
         with open(pgdata / "postgresql.conf", "a") as conf:
             conf.write(SERVER_CONF)
 
@@ -319,8 +328,16 @@ class EmbeddedPostgres:
             kwargs = {"user": self._user.uid, "group": self._user.gid, "extra_groups": list(self._user.groups)}
         # Files, not pipes: the postmaster pg_ctl starts would otherwise hold a pipe open.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            result = subprocess.run([str(a) for a in argv], cwd="/", env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, text=True, **kwargs)
+            result = subprocess.run(
+                [str(a) for a in argv],
+                cwd="/",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                text=True,
+                **kwargs,
+            )
             out.seek(0)
             err.seek(0)
             result.stdout, result.stderr = out.read(), err.read()

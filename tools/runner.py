@@ -20,9 +20,9 @@ import httpx
 
 from shared.auth import new_key
 from shared.db import asyncpg_dsn
-from tools.devdb import EmbeddedPostgres
 from shared.migrate import upgrade
 from shared.settings import REPO_ROOT, Settings
+from tools.devdb import EmbeddedPostgres
 
 SERVICES = (
     ("ingest", "services.ingest.app:app", 8001),
@@ -52,8 +52,10 @@ def use_embedded() -> bool:
 
 def service_urls() -> dict[str, str]:
     host = os.environ.get("KAOHE_HOST", "127.0.0.1")
-    return {name: f"http://{host}:{os.environ.get(f'KAOHE_{name.upper()}_PORT', default)}"
-            for name, _target, default in SERVICES}
+    return {
+        name: f"http://{host}:{os.environ.get(f'KAOHE_{name.upper()}_PORT', default)}"
+        for name, _target, default in SERVICES
+    }
 
 
 async def ensure_database(server_url: str, name: str) -> None:
@@ -91,9 +93,21 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
     for name, target, default_port in SERVICES:
         port = env.get(f"KAOHE_{name.upper()}_PORT", str(default_port))
         processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", target, "--host", host, "--port", port,
-             "--timeout-graceful-shutdown", "10"],
-            cwd=REPO_ROOT, env=env, preexec_fn=_die_with_parent,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                target,
+                "--host",
+                host,
+                "--port",
+                port,
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            preexec_fn=_die_with_parent,
         )
     return processes
 

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.devdb import EmbeddedPostgres
 from shared.settings import REPO_ROOT
+from tools.devdb import EmbeddedPostgres
 
 
 def answers(host: str, port: int) -> bool:

@@ -88,9 +88,7 @@ def upgrade() -> None:
     )
 
     op.execute("CREATE SCHEMA scoring")
-    op.execute(
-        "CREATE TABLE scoring.active_generation (id int PRIMARY KEY CHECK (id = 1), schema_name text NOT NULL)"
-    )
+    op.execute("CREATE TABLE scoring.active_generation (id int PRIMARY KEY CHECK (id = 1), schema_name text NOT NULL)")
     op.execute("CREATE SEQUENCE scoring.generation_seq START 2")
     for statement in generation_ddl("proj_g1") + switch_views_ddl("proj_g1"):
         op.execute(statement)

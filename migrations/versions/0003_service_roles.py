@@ -92,11 +92,15 @@ def upgrade() -> None:
     _owner_to_scoring("proj\\_g%")
     # Objects a later migration creates as the login user in these schemas stay usable by scoring.
     for schema in ("scoring", "proj"):
-        op.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER IN SCHEMA {schema} "
-                   "GRANT ALL ON TABLES TO kaohe_scoring")
-        op.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER IN SCHEMA {schema} "
-                   "GRANT ALL ON SEQUENCES TO kaohe_scoring")
-    op.execute("ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER IN SCHEMA proj GRANT SELECT ON TABLES TO kaohe_reporting")
+        op.execute(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER IN SCHEMA {schema} GRANT ALL ON TABLES TO kaohe_scoring"
+        )
+        op.execute(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER IN SCHEMA {schema} GRANT ALL ON SEQUENCES TO kaohe_scoring"
+        )
+    op.execute(
+        "ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER IN SCHEMA proj GRANT SELECT ON TABLES TO kaohe_reporting"
+    )
 
     # Reporting reads the views (checked as their owner, kaohe_scoring, against the generation
     # tables) and which generation is active.

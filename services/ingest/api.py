@@ -7,16 +7,23 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from services.ingest.appender import append_events
+from services.ingest.schemas import (
+    MAX_BATCH,
+    AppendResult,
+    BatchIn,
+    BatchOut,
+    DuplicateResult,
+    EventsPage,
+    NewEvent,
+    StreamOut,
+)
 from shared import eventstore
 from shared.auth import Principal, require
 from shared.domain.events import EVENT_TYPES, PLATFORM_TYPES, new_event_adapter
 from shared.params import MAX_POSITION
 from shared.problems import Problem, validation_errors
 from shared.service import StateDep
-from services.ingest.appender import append_events
-from services.ingest.schemas import (
-    MAX_BATCH, AppendResult, BatchIn, BatchOut, DuplicateResult, EventsPage, NewEvent, StreamOut,
-)
 
 router = APIRouter(prefix="/v1", tags=["events"])
 STREAM_ID = r"^[A-Za-z0-9_.\-]{1,80}$"  # `unit-{id}`, `item-{id}`, `period-2026-03`: ids are 1-64 such characters
@@ -34,8 +41,12 @@ def _parse_events(raw: list[Any]) -> list[Any]:
     if len(raw) > MAX_BATCH:
         raise Problem(422, "batch_too_large", f"a batch holds at most {MAX_BATCH} events, not {len(raw)}")
     if not raw:
-        raise Problem(422, "validation_error", "a batch needs at least one event",
-                      errors=[{"loc": ["events"], "msg": "empty batch"}])
+        raise Problem(
+            422,
+            "validation_error",
+            "a batch needs at least one event",
+            errors=[{"loc": ["events"], "msg": "empty batch"}],
+        )
     events, errors = [], []
     for index, item in enumerate(raw):
         try:
@@ -43,25 +54,44 @@ def _parse_events(raw: list[Any]) -> list[Any]:
         except ValidationError as exc:
             errors.extend(validation_errors(exc.errors(), index=index))
     if errors:
-        code = "unknown_event_type" if any("does not match any of the expected tags" in e["msg"] or
-                                           "Unable to extract tag" in e["msg"] for e in errors) else "validation_error"
-        raise Problem(422, code, f"{len({e['index'] for e in errors})} event(s) of the batch are invalid",
-                      errors=errors)
+        code = (
+            "unknown_event_type"
+            if any(
+                "does not match any of the expected tags" in e["msg"] or "Unable to extract tag" in e["msg"]
+                for e in errors
+            )
+            else "validation_error"
+        )
+        raise Problem(
+            422, code, f"{len({e['index'] for e in errors})} event(s) of the batch are invalid", errors=errors
+        )
     return events
 
 
 @router.post(
-    "/events", status_code=201, response_model=AppendResult,
-    responses={200: {"model": DuplicateResult, "description": "Already stored with the same content"},
-               409: {"description": "event_id_conflict, wrong_expected_version or a state conflict"},
-               413: {"description": "Body over 1 MiB"}, 422: {"description": "Invalid event"}},
+    "/events",
+    status_code=201,
+    response_model=AppendResult,
+    responses={
+        200: {"model": DuplicateResult, "description": "Already stored with the same content"},
+        409: {"description": "event_id_conflict, wrong_expected_version or a state conflict"},
+        413: {"description": "Body over 1 MiB"},
+        422: {"description": "Invalid event"},
+    },
     summary="Append one event",
 )
 async def post_event(event: Annotated[NewEvent, Body()], request: Request, state: StateDep, principal: Appender):
     """Append one event; a retry with the same `event_id` and content answers 200 `duplicate`."""
     _authorize_types(principal, [event])
-    [appended] = await append_events(state.engine, [event], policies=state.policies, zone=state.settings.zone,
-                                     actor=principal.actor, batch=False, committer=request.app.state.committer)
+    [appended] = await append_events(
+        state.engine,
+        [event],
+        policies=state.policies,
+        zone=state.settings.zone,
+        actor=principal.actor,
+        batch=False,
+        committer=request.app.state.committer,
+    )
     request.app.state.metrics.appended([event.type] if not appended.duplicate else [])
     if appended.duplicate:
         body = DuplicateResult(**appended.stored.model_dump(), duplicate=True)
@@ -69,15 +99,26 @@ async def post_event(event: Annotated[NewEvent, Body()], request: Request, state
     return AppendResult(**appended.row)
 
 
-@router.post("/events/batch", status_code=201, response_model=BatchOut,
-             responses={200: {"model": BatchOut, "description": "Every event was already stored"}},
-             summary="Append up to 1000 events, all or nothing")
+@router.post(
+    "/events/batch",
+    status_code=201,
+    response_model=BatchOut,
+    responses={200: {"model": BatchOut, "description": "Every event was already stored"}},
+    summary="Append up to 1000 events, all or nothing",
+)
 async def post_batch(batch: BatchIn, request: Request, state: StateDep, principal: Appender):
     """Append a batch atomically; a bad event refuses the whole batch with its `index`."""
     events = _parse_events(batch.events)
     _authorize_types(principal, events)
-    appended = await append_events(state.engine, events, policies=state.policies, zone=state.settings.zone,
-                                   actor=principal.actor, batch=True, committer=request.app.state.committer)
+    appended = await append_events(
+        state.engine,
+        events,
+        policies=state.policies,
+        zone=state.settings.zone,
+        actor=principal.actor,
+        batch=True,
+        committer=request.app.state.committer,
+    )
     request.app.state.metrics.appended(e.type for e, a in zip(events, appended) if not a.duplicate)
     body = BatchOut(results=[{**a.row, "duplicate": a.duplicate} for a in appended])
     status = 200 if all(a.duplicate for a in appended) else 201
@@ -86,11 +127,13 @@ async def post_batch(batch: BatchIn, request: Request, state: StateDep, principa
 
 @router.get("/events", response_model=EventsPage, summary="Read the log in global order")
 async def get_events(
-    state: StateDep, _principal: LogReader,
+    state: StateDep,
+    _principal: LogReader,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    type: Annotated[str | None, Query(pattern=r"^[a-z][a-z.\-]{0,63}$",
-                                      description=f"one of {', '.join(EVENT_TYPES)}")] = None,
+    type: Annotated[
+        str | None, Query(pattern=r"^[a-z][a-z.\-]{0,63}$", description=f"one of {', '.join(EVENT_TYPES)}")
+    ] = None,
     stream: Annotated[str | None, Query(pattern=STREAM_ID)] = None,
 ) -> EventsPage:
     async with state.engine.connect() as conn:
@@ -100,8 +143,12 @@ async def get_events(
     return EventsPage(events=[e.model_dump() for e in events], next_after=next_after, head_position=head)
 
 
-@router.get("/streams/{stream_id}", response_model=StreamOut, summary="One stream in version order",
-            responses={404: {"description": "Unknown stream"}})
+@router.get(
+    "/streams/{stream_id}",
+    response_model=StreamOut,
+    summary="One stream in version order",
+    responses={404: {"description": "Unknown stream"}},
+)
 async def get_stream(stream_id: str, state: StateDep, _principal: LogReader) -> StreamOut:
     if not re.fullmatch(STREAM_ID, stream_id):  # no stream has such an id (nor a NUL to send PostgreSQL)
         raise Problem(404, "unknown_stream", "no stream has that id")

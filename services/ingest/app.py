@@ -2,11 +2,11 @@
 
 from fastapi import FastAPI
 
+from services.ingest.api import router
+from services.ingest.committer import GroupCommitter
 from shared.http import MIB
 from shared.service import ServiceState, create_service_app
 from shared.settings import Settings
-from services.ingest.api import router
-from services.ingest.committer import GroupCommitter
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
@@ -19,9 +19,13 @@ async def _stop(app: FastAPI, _state: ServiceState) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
-        name="ingest", title="kaohe ingest",
+        name="ingest",
+        title="kaohe ingest",
         description="The event log of kaohe: append events (idempotent, all-or-nothing batches) and read them.",
-        settings=settings, on_start=_start, on_stop=_stop, body_limits={"/v1/events": MIB, "/v1/events/batch": 16 * MIB},
+        settings=settings,
+        on_start=_start,
+        on_stop=_stop,
+        body_limits={"/v1/events": MIB, "/v1/events/batch": 16 * MIB},
     )
     app.include_router(router)
     return app

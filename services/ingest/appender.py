@@ -2,7 +2,7 @@
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,13 +11,13 @@ from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared import eventstore
-from shared.domain.events import METADATA_MAX_BYTES, Envelope, stored_data
-from shared.eventstore import content_hash
-from shared.domain.policy import PolicySet
-from shared.problems import Problem
 from services.ingest.checks import Checker, Refused, load_view
 from services.ingest.committer import GroupCommitter
+from shared import eventstore
+from shared.domain.events import METADATA_MAX_BYTES, Envelope, stored_data
+from shared.domain.policy import PolicySet
+from shared.eventstore import content_hash
+from shared.problems import Problem
 
 MAX_ATTEMPTS = 8
 
@@ -47,13 +47,23 @@ def _batch_problem(errors: list[tuple[int, Problem]], *, batch: bool) -> Problem
     first = errors[0][1]
     if not batch:
         return first
-    return Problem(first.status, first.code, f"event {errors[0][0]}: {first.detail}",
-                   errors=[{"index": i, "loc": ["events", i], "msg": p.detail, "code": p.code} for i, p in errors])
+    return Problem(
+        first.status,
+        first.code,
+        f"event {errors[0][0]}: {first.detail}",
+        errors=[{"index": i, "loc": ["events", i], "msg": p.detail, "code": p.code} for i, p in errors],
+    )
 
 
 async def append_events(
-    engine: AsyncEngine, events: list[Envelope], *, policies: PolicySet, zone: ZoneInfo,
-    actor: dict[str, Any] | None, batch: bool, committer: GroupCommitter | None = None,
+    engine: AsyncEngine,
+    events: list[Envelope],
+    *,
+    policies: PolicySet,
+    zone: ZoneInfo,
+    actor: dict[str, Any] | None,
+    batch: bool,
+    committer: GroupCommitter | None = None,
 ) -> list[Appended]:
     """Append all events or none. A repeat of a stored event id with the same content is a duplicate."""
     errors: list[tuple[int, Problem]] = []
@@ -64,18 +74,25 @@ async def append_events(
     seen_ids = set()
     for index, event in enumerate(events):
         if event.event_id is not None and event.event_id in seen_ids:
-            errors.append((index, Problem(422, "duplicate_event_id_in_batch",
-                                          f"event_id {event.event_id} appears earlier in the batch")))
+            errors.append(
+                (
+                    index,
+                    Problem(
+                        422, "duplicate_event_id_in_batch", f"event_id {event.event_id} appears earlier in the batch"
+                    ),
+                )
+            )
         seen_ids.add(event.event_id)
     if errors:
         errors.sort(key=lambda pair: pair[0])
         raise _batch_problem(errors, batch=batch)
     hashes = [content_hash(e.type, e.occurred_at, stored_data(e), e.metadata) for e in events]  # type: ignore[attr-defined]
 
-    for attempt in range(MAX_ATTEMPTS):
+    for _attempt in range(MAX_ATTEMPTS):
         try:
-            return await _append_once(engine, events, hashes, policies=policies, zone=zone, actor=actor, batch=batch,
-                                      committer=committer)
+            return await _append_once(
+                engine, events, hashes, policies=policies, zone=zone, actor=actor, batch=batch, committer=committer
+            )
         except IntegrityError as exc:
             # Another writer took the same stream version or event id between our read and our
             # insert; reading again turns that into a duplicate, a conflict or a clean append.
@@ -106,10 +123,16 @@ async def _append_once(engine, events, hashes, *, policies, zone, actor, batch, 
             elif previous[1] == hashes[index]:
                 answers[index] = Appended(row=_row(previous[0]), duplicate=True, stored=previous[0])
             else:
-                errors.append((index, Problem(409, "event_id_conflict",
-                                              f"event {event.event_id} is stored with other content")))
-        checker = Checker(await load_view(conn, [e for _, e in fresh]), policies=policies, zone=zone,
-                          now=datetime.now(timezone.utc), actor=actor)
+                errors.append(
+                    (index, Problem(409, "event_id_conflict", f"event {event.event_id} is stored with other content"))
+                )
+        checker = Checker(
+            await load_view(conn, [e for _, e in fresh]),
+            policies=policies,
+            zone=zone,
+            now=datetime.now(UTC),
+            actor=actor,
+        )
         records = []
         for index, event in fresh:
             try:
@@ -129,5 +152,10 @@ async def _append_once(engine, events, hashes, *, policies, zone, actor, batch, 
 
 
 def _row(event) -> dict[str, Any]:
-    return {"event_id": event.event_id, "global_position": event.global_position, "stream_id": event.stream_id,
-            "stream_version": event.stream_version, "recorded_at": event.recorded_at}
+    return {
+        "event_id": event.event_id,
+        "global_position": event.global_position,
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "recorded_at": event.recorded_at,
+    }

@@ -4,9 +4,10 @@ The checker loads every stream a request touches in one query, then checks the e
 adding each accepted event to its view so later events of a batch may depend on earlier ones.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -14,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import eventstore
 from shared.domain.events import DEDUCTION_TYPES, REVOCABLE_TYPES, Envelope, stored_data, stream_of
-from shared.eventstore import NewRecord
 from shared.domain.periods import next_month_start
 from shared.domain.policy import PolicySet
+from shared.eventstore import NewRecord
 from shared.problems import Problem
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -97,8 +98,9 @@ async def load_view(conn: AsyncConnection, events: list[Envelope]) -> StreamView
 class Checker:
     """Applies api.md's checks to new events, in order, against a StreamView."""
 
-    def __init__(self, view: StreamView, *, policies: PolicySet, zone: ZoneInfo, now: datetime,
-                 actor: dict[str, Any] | None):
+    def __init__(
+        self, view: StreamView, *, policies: PolicySet, zone: ZoneInfo, now: datetime, actor: dict[str, Any] | None
+    ):
         self.view = view
         self.policies = policies
         self.zone = zone
@@ -115,13 +117,24 @@ class Checker:
         stream_id = stream_of(type_name, data) or self._target_stream(event.data.target_event_id)  # type: ignore[attr-defined]
         current = len(self.view.stream(stream_id))
         if event.expected_version is not None and event.expected_version != current:
-            raise refuse(409, "wrong_expected_version",
-                         f"stream {stream_id} is at version {current}, not {event.expected_version}")
+            raise refuse(
+                409,
+                "wrong_expected_version",
+                f"stream {stream_id} is at version {current}, not {event.expected_version}",
+            )
         event_id = event.event_id or uuid4()
         self.view.add(stream_id, Seen(event_id, type_name, data))
-        return NewRecord(event_id=event_id, stream_id=stream_id, stream_version=current + 1, type=type_name,
-                         occurred_at=event.occurred_at, data=data, metadata=event.metadata, actor=self.actor,
-                         content_hash=content_hash)
+        return NewRecord(
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_version=current + 1,
+            type=type_name,
+            occurred_at=event.occurred_at,
+            data=data,
+            metadata=event.metadata,
+            actor=self.actor,
+            content_hash=content_hash,
+        )
 
     # --- lookups -----------------------------------------------------------------------------
     def _unit(self, unit_id: str) -> dict[str, Any]:
@@ -160,8 +173,11 @@ class Checker:
         for seen in self.view.stream(stream_id):
             if seen.type == "event.revoked" and seen.data["target_event_id"] == str(event_id):
                 return seen
-            if (seen.type == "unit.dispute-resolved" and seen.data["outcome"] == "revoked"
-                    and seen.data["deduction_event_id"] == str(event_id)):
+            if (
+                seen.type == "unit.dispute-resolved"
+                and seen.data["outcome"] == "revoked"
+                and seen.data["deduction_event_id"] == str(event_id)
+            ):
                 return seen
         return None
 
@@ -195,8 +211,11 @@ class Checker:
         self._unit(data.unit_id)
         stream_id = f"unit-{data.unit_id}"
         for seen in self.view.stream(stream_id):
-            if (seen.type == "unit.assessed" and seen.data["year"] == data.year
-                    and self._revoker(stream_id, seen.event_id) is None):
+            if (
+                seen.type == "unit.assessed"
+                and seen.data["year"] == data.year
+                and self._revoker(stream_id, seen.event_id) is None
+            ):
                 raise refuse(409, "already_assessed", f"unit {data.unit_id} is already assessed for {data.year}")
 
     def _item_submitted(self, data, _event) -> None:
@@ -210,14 +229,22 @@ class Checker:
         kind = data.kind or item["kind"]
         accepted = self.policies.at(event.occurred_at).accepted_kinds[data.channel]
         if kind not in accepted:
-            raise refuse(422, "kind_not_accepted_by_channel",
-                         f"channel {data.channel} accepts kinds {', '.join(accepted)}, not {kind}")
+            raise refuse(
+                422,
+                "kind_not_accepted_by_channel",
+                f"channel {data.channel} accepts kinds {', '.join(accepted)}, not {kind}",
+            )
         stream_id = f"item-{data.item_id}"
         for seen in self.view.stream(stream_id):
-            if (seen.type == "item.adopted" and seen.data["channel"] == data.channel
-                    and seen.data.get("issue") == data.issue and self._revoker(stream_id, seen.event_id) is None):
-                raise refuse(409, "duplicate_adoption",
-                             f"item {data.item_id} is already adopted by {data.channel} in this issue")
+            if (
+                seen.type == "item.adopted"
+                and seen.data["channel"] == data.channel
+                and seen.data.get("issue") == data.issue
+                and self._revoker(stream_id, seen.event_id) is None
+            ):
+                raise refuse(
+                    409, "duplicate_adoption", f"item {data.item_id} is already adopted by {data.channel} in this issue"
+                )
         contributor_ids = [c.unit_id for c in data.contributors]
         if len(set(contributor_ids)) != len(contributor_ids):
             raise refuse(422, "duplicate_contributor", "a contributing unit is named twice")
@@ -243,15 +270,17 @@ class Checker:
             raise refuse(422, "points_out_of_range", f"points must be between {low} and {high}")
         self._deduction(data)
 
-    _unit_late_reported = _unit_solicitation_missed = _unit_criticized = (
-        lambda self, data, _event: self._deduction(data)
+    _unit_late_reported = _unit_solicitation_missed = _unit_criticized = lambda self, data, _event: self._deduction(
+        data
     )
 
     def _disputed_deduction(self, data) -> str:
         self._unit(data.unit_id)
         stream_id, target = self._named_event(data.deduction_event_id)
         if target.type not in DEDUCTION_TYPES or target.data["unit_id"] != data.unit_id:
-            raise refuse(422, "not_a_deduction", f"event {data.deduction_event_id} is not a deduction of unit {data.unit_id}")
+            raise refuse(
+                422, "not_a_deduction", f"event {data.deduction_event_id} is not a deduction of unit {data.unit_id}"
+            )
         return stream_id
 
     def _unit_deduction_disputed(self, data, _event) -> None:
@@ -264,7 +293,9 @@ class Checker:
         if self._revoker(stream_id, data.deduction_event_id) is not None:
             raise refuse(409, "already_revoked", f"deduction {data.deduction_event_id} is already revoked")
         if self._open_dispute(stream_id, data.deduction_event_id):
-            raise refuse(409, "dispute_already_open", f"deduction {data.deduction_event_id} already has an open dispute")
+            raise refuse(
+                409, "dispute_already_open", f"deduction {data.deduction_event_id} already has an open dispute"
+            )
 
     def _unit_dispute_resolved(self, data, _event) -> None:
         stream_id = self._disputed_deduction(data)

@@ -10,7 +10,8 @@ one by one, so only the request that conflicts sees the IntegrityError (and re-c
 
 import asyncio
 import contextlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,14 +69,14 @@ class GroupCommitter:
             for member in group:
                 await self._commit([member])
             return
-        except Exception as exc:  # noqa: BLE001 - the database is away: every waiting request answers
+        except Exception as exc:
             for _, future in group:
                 _fail(future, exc)
             return
         start = 0
         for records, future in group:
             if not future.done():
-                future.set_result(rows[start:start + len(records)])
+                future.set_result(rows[start : start + len(records)])
             start += len(records)
 
 

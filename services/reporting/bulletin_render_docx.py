@@ -30,8 +30,18 @@ def _font(run, name: str, size: float, *, bold: bool = False, color: RGBColor | 
     fonts.set(qn("w:hAnsi"), name)
 
 
-def _para(doc, text: str, *, font: str = BODY, size: float = 16, bold: bool = False, color: RGBColor | None = None,
-          align=None, indent: bool = False, after: float = 0):
+def _para(
+    doc,
+    text: str,
+    *,
+    font: str = BODY,
+    size: float = 16,
+    bold: bool = False,
+    color: RGBColor | None = None,
+    align=None,
+    indent: bool = False,
+    after: float = 0,
+):
     paragraph = doc.add_paragraph()
     paragraph.alignment = align
     fmt = paragraph.paragraph_format
@@ -141,26 +151,49 @@ def render_docx(data: dict[str, Any]) -> bytes:
     _para(doc, "三、未完成目标任务的单位", font=HEADING, indent=True)
     _para(doc, text["shortfall"], indent=True, after=6)
     if data["shortfalls"]:
-        _table(doc, ["类别", "单位", "报送", "采用", "报送目标", "采用目标"], [
-            [row["category"], row["unit_name"], row["submitted"], row["adopted"],
-             row["target"]["submissions"] if row["target"] else "—",
-             row["target"]["adoptions"] if row["target"] else "—"] for row in data["shortfalls"]],
-            [2.0, 5.0, 2.0, 2.0, 2.5, 2.5], size=10.5)
+        _table(
+            doc,
+            ["类别", "单位", "报送", "采用", "报送目标", "采用目标"],
+            [
+                [
+                    row["category"],
+                    row["unit_name"],
+                    row["submitted"],
+                    row["adopted"],
+                    row["target"]["submissions"] if row["target"] else "—",
+                    row["target"]["adoptions"] if row["target"] else "—",
+                ]
+                for row in data["shortfalls"]
+            ],
+            [2.0, 5.0, 2.0, 2.0, 2.5, 2.5],
+            size=10.5,
+        )
     _para(doc, text["closing"], indent=True, after=24)
     _para(doc, data["issuer"], align=WD_ALIGN_PARAGRAPH.RIGHT)
     _para(doc, data["issued"], align=WD_ALIGN_PARAGRAPH.RIGHT)
 
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     _para(doc, "附件", font=HEADING)
-    _para(doc, f"{data['period_name']}采用信息目录", font=TITLE, size=18, bold=True,
-          align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
+    _para(
+        doc,
+        f"{data['period_name']}采用信息目录",
+        font=TITLE,
+        size=18,
+        bold=True,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        after=12,
+    )
     if not data["appendix"]:
         _para(doc, "本期无采用信息。", indent=True)
     for group in data["appendix"]:
         _para(doc, f"{group['channel_name']}（{len(group['items'])}条次）", font=HEADING, size=14, after=6)
-        _table(doc, ["序号", "标题", "报送单位"], [
-            [number, item["title"], item["unit_name"]] for number, item in enumerate(group["items"], start=1)],
-            [1.2, 10.5, 4.3], size=10.5)
+        _table(
+            doc,
+            ["序号", "标题", "报送单位"],
+            [[number, item["title"], item["unit_name"]] for number, item in enumerate(group["items"], start=1)],
+            [1.2, 10.5, 4.3],
+            size=10.5,
+        )
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -9,9 +9,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from shared.domain.events import CHANNELS, LEVELS
 from services.reporting.bulletin import table_cells, table_headers
 from services.reporting.labels import CHANNEL_NAMES, LEVEL_NAMES
+from shared.domain.events import CHANNELS, LEVELS
 
 FONT = "宋体"
 THIN = Side(style="thin", color="333333")
@@ -67,7 +67,11 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     overview["A3"].font = Font(name=FONT, size=11)
     overview.row_dimensions[3].height = 75
     totals = data["totals"]
-    rows = [["参评单位", totals["units"]], ["报送信息（条）", totals["submitted"]], ["采用合计（条次）", totals["adopted"]]]
+    rows = [
+        ["参评单位", totals["units"]],
+        ["报送信息（条）", totals["submitted"]],
+        ["采用合计（条次）", totals["adopted"]],
+    ]
     rows += [[f"采用·{CHANNEL_NAMES[c]}", totals["adopted_by_channel"][c]] for c in CHANNELS]
     rows += [[f"批示·{LEVEL_NAMES[level]}", totals["endorsements"][level]] for level in LEVELS]
     _table(overview, ["项目", "数量"], rows, [28, 60], left=0)
@@ -76,24 +80,41 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     for category in data["categories"]:
         sheet = book.create_sheet(f"{category['name']}排名")
         _heading(sheet, data["title"], f"{category['name']}得分排名（{data['period_name']}）", len(headers))
-        _table(sheet, headers, [table_cells(row) for row in category["rows"]],
-               [6, 28] + [9] * (len(headers) - 2))
+        _table(sheet, headers, [table_cells(row) for row in category["rows"]], [6, 28] + [9] * (len(headers) - 2))
 
     short = book.create_sheet("未完成目标")
     _heading(short, data["title"], data["text"]["shortfall"], 6)
     short.row_dimensions[2].height = 45
-    _table(short, ["类别", "单位", "报送", "采用", "报送目标", "采用目标"], [
-        [row["category"], row["unit_name"], row["submitted"], row["adopted"],
-         row["target"]["submissions"] if row["target"] else None,
-         row["target"]["adoptions"] if row["target"] else None] for row in data["shortfalls"]],
-        [8, 28, 9, 9, 10, 10])
+    _table(
+        short,
+        ["类别", "单位", "报送", "采用", "报送目标", "采用目标"],
+        [
+            [
+                row["category"],
+                row["unit_name"],
+                row["submitted"],
+                row["adopted"],
+                row["target"]["submissions"] if row["target"] else None,
+                row["target"]["adoptions"] if row["target"] else None,
+            ]
+            for row in data["shortfalls"]
+        ],
+        [8, 28, 9, 9, 10, 10],
+    )
 
     appendix = book.create_sheet("采用目录")
     _heading(appendix, data["title"], f"附件：{data['period_name']}采用信息目录", 4)
-    _table(appendix, ["采用渠道", "序号", "标题", "报送单位"], [
-        [group["channel_name"], number, item["title"], item["unit_name"]]
-        for group in data["appendix"] for number, item in enumerate(group["items"], start=1)],
-        [14, 6, 60, 24], left=2)
+    _table(
+        appendix,
+        ["采用渠道", "序号", "标题", "报送单位"],
+        [
+            [group["channel_name"], number, item["title"], item["unit_name"]]
+            for group in data["appendix"]
+            for number, item in enumerate(group["items"], start=1)
+        ],
+        [14, 6, 60, 24],
+        left=2,
+    )
 
     _text_stays_text(book)
     out = io.BytesIO()

@@ -10,9 +10,9 @@ role, nothing cached for this version) goes on to the route, which decides as al
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.reporting.caching import CACHE_CONTROL, _matches, etag_for, request_digest
 from shared.auth import PERMISSIONS, _authenticate
 from shared.problems import Problem
-from services.reporting.caching import CACHE_CONTROL, _matches, etag_for, request_digest
 
 # Routes whose ETag is the plain request digest (no extra) and that need `read_rankings`.
 FAST_PATHS = frozenset({"/v1/rankings/units", "/v1/rankings/officers"})

@@ -7,7 +7,8 @@ question at an unchanged version is served from memory.
 
 import hashlib
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from fastapi import Request, Response
@@ -62,8 +63,9 @@ async def read_version(conn: AsyncConnection) -> str:
 Renderer = Callable[[AsyncConnection], Awaitable[tuple[bytes, str]]]
 
 
-async def conditional_answer(request: Request, render: Renderer, *, headers: dict[str, str] | None = None,
-                             digest_extra: str = "") -> Response:
+async def conditional_answer(
+    request: Request, render: Renderer, *, headers: dict[str, str] | None = None, digest_extra: str = ""
+) -> Response:
     """304 when the client has the current answer; else the cached or freshly rendered answer.
 
     `digest_extra` is whatever else the answer depends on besides the path, the query and the

@@ -9,11 +9,11 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.reporting.labels import CATEGORY_NAMES, period_name
+from services.reporting.rankings import officer_rankings, rank_category, unit_rankings
 from shared.domain.events import CHANNELS, LEVELS
 from shared.domain.periods import Period, month_key, parse_period
 from shared.problems import Problem
-from services.reporting.labels import CATEGORY_NAMES, period_name
-from services.reporting.rankings import officer_rankings, rank_category, unit_rankings
 
 TITLE = "政务信息工作考核"
 OFFICERS_SHOWN = 10
@@ -26,14 +26,18 @@ def quarter_of(year: int, month: int) -> Period:
 async def _latest_month(conn: AsyncConnection, *, year: int | None = None) -> int | None:
     where = "" if year is None else "WHERE month BETWEEN :first AND :last"
     params = {} if year is None else {"first": year * 100 + 1, "last": year * 100 + 12}
-    found = await conn.execute(text(f"""
+    found = await conn.execute(
+        text(f"""
         SELECT max(month) FROM (SELECT month FROM proj.facts {where} UNION ALL SELECT month FROM proj.lines {where}) m
-        """), params)
+        """),
+        params,
+    )
     return found.scalar()
 
 
-async def choose_periods(conn: AsyncConnection, *, requested: Period | None, zone: ZoneInfo,
-                         now: datetime) -> tuple[Period, Period, str]:
+async def choose_periods(
+    conn: AsyncConnection, *, requested: Period | None, zone: ZoneInfo, now: datetime
+) -> tuple[Period, Period, str]:
     """(quarter, year, why): the requested quarter or year, else now's quarter in the district's zone —
     unless nothing at all happened this year, then the latest quarter that has data (an imported history
     or the demo is still worth a look)."""
@@ -58,15 +62,21 @@ async def choose_periods(conn: AsyncConnection, *, requested: Period | None, zon
 def _board(period: Period, rows: list[dict[str, Any]], per_kind: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     short = ("rank", "unit_id", "unit_name", "kind", "net_points", "submitted", "adopted", "deduction_points")
     return {
-        "period": period.label, "name": period_name(period),
-        "totals": {"units": len(rows), "submitted": sum(r["submitted"] for r in rows),
-                   "adopted": sum(r["adopted"] for r in rows),
-                   "endorsements": sum(sum(r["endorsements"].values()) for r in rows),
-                   "adopted_by_channel": {c: sum(r["adopted_by_channel"][c] for r in rows) for c in CHANNELS},
-                   "endorsements_by_level": {lv: sum(r["endorsements"][lv] for r in rows) for lv in LEVELS}},
-        "categories": [{"kind": kind, "name": CATEGORY_NAMES[kind],
-                        "rows": [{k: row[k] for k in short} for row in per_kind[kind]]}
-                       for kind in CATEGORY_NAMES if per_kind[kind]],
+        "period": period.label,
+        "name": period_name(period),
+        "totals": {
+            "units": len(rows),
+            "submitted": sum(r["submitted"] for r in rows),
+            "adopted": sum(r["adopted"] for r in rows),
+            "endorsements": sum(sum(r["endorsements"].values()) for r in rows),
+            "adopted_by_channel": {c: sum(r["adopted_by_channel"][c] for r in rows) for c in CHANNELS},
+            "endorsements_by_level": {lv: sum(r["endorsements"][lv] for r in rows) for lv in LEVELS},
+        },
+        "categories": [
+            {"kind": kind, "name": CATEGORY_NAMES[kind], "rows": [{k: row[k] for k in short} for row in per_kind[kind]]}
+            for kind in CATEGORY_NAMES
+            if per_kind[kind]
+        ],
         "overall": [{k: row[k] for k in short} for row in rows],
     }
 
@@ -77,8 +87,9 @@ async def _unit_board(conn: AsyncConnection, period: Period, zone: ZoneInfo) -> 
     return _board(period, rows, per_kind)
 
 
-async def dashboard_data(conn: AsyncConnection, *, quarter: Period, year: Period, why: str, zone: ZoneInfo,
-                         policy_version: str) -> dict[str, Any]:
+async def dashboard_data(
+    conn: AsyncConnection, *, quarter: Period, year: Period, why: str, zone: ZoneInfo, policy_version: str
+) -> dict[str, Any]:
     """Everything the page shows: both rankings by category, the officers' top list, the update time."""
     quarter_board = await _unit_board(conn, quarter, zone)
     year_board = await _unit_board(conn, year, zone)
@@ -86,13 +97,28 @@ async def dashboard_data(conn: AsyncConnection, *, quarter: Period, year: Period
     officers = await officer_rankings(conn, period=year, zone=zone, as_of=None)
     checkpoint = (await conn.execute(text("SELECT position, updated_at FROM proj.checkpoint"))).one()
     return {
-        "title": TITLE, "chosen_by": why, "policy_version": policy_version, "position": checkpoint.position,
+        "title": TITLE,
+        "chosen_by": why,
+        "policy_version": policy_version,
+        "position": checkpoint.position,
         "updated_at": checkpoint.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-        "quarter": quarter_board, "year": year_board,
-        "officers": {"period": year.label, "name": period_name(year), "rows": [
-            {"rank": row["rank"], "officer_id": row["officer_id"], "officer_name": row["officer_name"],
-             "unit_name": names.get(row["unit_id"], row["unit_id"]), "net_points": row["net_points"],
-             "adopted": row["adopted"]} for row in officers[:OFFICERS_SHOWN]]},
+        "quarter": quarter_board,
+        "year": year_board,
+        "officers": {
+            "period": year.label,
+            "name": period_name(year),
+            "rows": [
+                {
+                    "rank": row["rank"],
+                    "officer_id": row["officer_id"],
+                    "officer_name": row["officer_name"],
+                    "unit_name": names.get(row["unit_id"], row["unit_id"]),
+                    "net_points": row["net_points"],
+                    "adopted": row["adopted"],
+                }
+                for row in officers[:OFFICERS_SHOWN]
+            ],
+        },
     }
 
 
@@ -102,11 +128,13 @@ def static_asset(name: str) -> bytes:
 
 def render_page(data: dict[str, Any], *, endpoint: str, refresh_seconds: int, timezone: str) -> bytes:
     """The page with its first answer inline (no blank screen while the first poll runs)."""
+
     # "<" escaped inside the JSON so no title can close the <script> element it sits in.
     def inline(value: Any) -> str:
         return orjson.dumps(value).decode().replace("<", "\\u003c")
 
     config = {"endpoint": endpoint, "refresh_seconds": refresh_seconds, "timezone": timezone}
     page = static_asset("dashboard.html").decode("utf-8")
-    return (page.replace("__TITLE__", TITLE).replace("__CONFIG__", inline(config))
-            .replace("__DATA__", inline(data))).encode("utf-8")
+    return (
+        page.replace("__TITLE__", TITLE).replace("__CONFIG__", inline(config)).replace("__DATA__", inline(data))
+    ).encode("utf-8")

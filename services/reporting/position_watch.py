@@ -37,8 +37,9 @@ class PositionWatch:
             try:
                 conn = await connect_raw(self.url, role=self.role)
                 loop = asyncio.get_running_loop()
-                await conn.add_listener(PROJECTION_CHANNEL,
-                                        lambda _c, _p, _ch, payload: loop.create_task(self._set(payload)))
+                await conn.add_listener(
+                    PROJECTION_CHANNEL, lambda _c, _p, _ch, payload, loop=loop: loop.create_task(self._set(payload))
+                )
                 while True:
                     # Read after LISTEN so no change slips between; re-read slowly as a fallback.
                     schema = await conn.fetchval("SELECT schema_name FROM scoring.active_generation WHERE id = 1")
@@ -47,7 +48,7 @@ class PositionWatch:
                     await asyncio.sleep(5.0)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - database away: answer without 304s until it is back
+            except Exception as exc:
                 self.version = None
                 log.warning("position watch lost its connection (%s); retrying", exc)
                 await asyncio.sleep(1.0)

@@ -35,36 +35,48 @@ async def _measures(conn, period: Period, asof: int, *, officers: bool) -> Measu
     found: Measures = defaultdict(lambda: defaultdict(Decimal))
     params = {"first": period.first, "last": period.last, "asof": asof, "kind": "o" if officers else "u"}
     if asof == NOW:
-        result = await conn.execute(text("""
+        result = await conn.execute(
+            text("""
             SELECT subject, measure, sum(value) AS value FROM proj.totals
-            WHERE kind = :kind AND month BETWEEN :first AND :last GROUP BY subject, measure"""), params)
+            WHERE kind = :kind AND month BETWEEN :first AND :last GROUP BY subject, measure"""),
+            params,
+        )
         for row in result:
             found[row.subject][row.measure] = row.value
         return found
     subject = "officer_id" if officers else "unit_id"
-    result = await conn.execute(text(f"""
+    result = await conn.execute(
+        text(f"""
         SELECT {subject} AS subject, count(*) AS lines,
                coalesce(sum(points) FILTER (WHERE points > 0), 0) AS award,
                coalesce(sum(-points) FILTER (WHERE points < 0), 0) AS deduction,
                coalesce(sum(reward_yuan), 0) AS reward
         FROM proj.lines
         WHERE (officer_id IS NOT NULL) = (:kind = 'o') AND month BETWEEN :first AND :last AND {_LIVE}
-        GROUP BY {subject}"""), params)
+        GROUP BY {subject}"""),
+        params,
+    )
     for row in result:
         found[row.subject].update(lines=row.lines, award=row.award, deduction=row.deduction, reward=row.reward)
     if officers:
-        facts = await conn.execute(text(f"""
+        facts = await conn.execute(
+            text(f"""
             SELECT officer_id AS subject, 'adopted' AS measure, count(*) AS n
             FROM proj.facts, unnest(officer_ids) AS officer_id
             WHERE fact = 'adopted' AND month BETWEEN :first AND :last AND {_LIVE}
-            GROUP BY officer_id"""), params)
+            GROUP BY officer_id"""),
+            params,
+        )
     else:
-        facts = await conn.execute(text(f"""
+        facts = await conn.execute(
+            text(f"""
             SELECT unit_id AS subject, CASE fact WHEN 'endorsed' THEN 'endorsed:' || channel
                                                  WHEN 'adopted' THEN 'adopted:' || channel ELSE fact END AS measure,
                    count(*) AS n
             FROM proj.facts WHERE month BETWEEN :first AND :last AND {_LIVE}
-            GROUP BY 1, 2"""), params)
+            GROUP BY 1, 2"""),
+            params,
+        )
     for row in facts:
         found[row.subject][row.measure] += row.n
         if row.measure.startswith("adopted:"):
@@ -74,16 +86,23 @@ async def _measures(conn, period: Period, asof: int, *, officers: bool) -> Measu
 
 def _score(measures: dict[str, Decimal]) -> dict[str, Any]:
     award, deduction = int(measures.get("award", 0)), int(measures.get("deduction", 0))
-    return {"net_points": award - deduction, "award_points": award, "deduction_points": deduction,
-            "reward_yuan": yuan(measures.get("reward", 0))}
+    return {
+        "net_points": award - deduction,
+        "award_points": award,
+        "deduction_points": deduction,
+        "reward_yuan": yuan(measures.get("reward", 0)),
+    }
 
 
 async def _targets(conn, period: Period, asof: int) -> dict[str, dict[str, int] | None]:
     """Each unit's summed targets over the period's months (month target, else the yearly default)."""
-    result = await conn.execute(text("""
+    result = await conn.execute(
+        text("""
         SELECT DISTINCT ON (unit_id, month) unit_id, month, submissions, adoptions
         FROM proj.targets WHERE year = :year AND global_position <= :asof
-        ORDER BY unit_id, month, global_position DESC"""), {"year": period.year, "asof": asof})
+        ORDER BY unit_id, month, global_position DESC"""),
+        {"year": period.year, "asof": asof},
+    )
     slots: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in result:
         slots[row.unit_id][row.month] = (row.submissions, row.adoptions)
@@ -91,19 +110,24 @@ async def _targets(conn, period: Period, asof: int) -> dict[str, dict[str, int] 
     for unit_id, by_month in slots.items():
         chosen = [by_month.get(m, by_month.get(0)) for m in period.months]
         chosen = [c for c in chosen if c is not None]
-        sums[unit_id] = ({"submissions": sum(c[0] for c in chosen), "adoptions": sum(c[1] for c in chosen)}
-                         if chosen else None)
+        sums[unit_id] = (
+            {"submissions": sum(c[0] for c in chosen), "adoptions": sum(c[1] for c in chosen)} if chosen else None
+        )
     return sums
 
 
-async def unit_rankings(conn: AsyncConnection, *, period: Period, zone: ZoneInfo, as_of: int | None,
-                        kind: str | None = None) -> list[dict[str, Any]]:
+async def unit_rankings(
+    conn: AsyncConnection, *, period: Period, zone: ZoneInfo, as_of: int | None, kind: str | None = None
+) -> list[dict[str, Any]]:
     """Every unit that belongs in the period's ranking, ranked by net points."""
     asof = NOW if as_of is None else as_of
     measures = await _measures(conn, period, asof, officers=False)
-    units = await conn.execute(text("""
+    units = await conn.execute(
+        text("""
         SELECT unit_id, name, kind, occurred_at < :end AS registered_in_time FROM proj.units
-        WHERE global_position <= :asof"""), {"end": period.end(zone), "asof": asof})
+        WHERE global_position <= :asof"""),
+        {"end": period.end(zone), "asof": asof},
+    )
     targets = await _targets(conn, period, asof)
     rows = []
     for unit in units:
@@ -115,29 +139,47 @@ async def unit_rankings(conn: AsyncConnection, *, period: Period, zone: ZoneInfo
         submitted, adopted = int(m.get("submitted", 0)), int(m.get("adopted", 0))
         target = targets.get(unit.unit_id)
         met = None if target is None else submitted >= target["submissions"] and adopted >= target["adoptions"]
-        rows.append({
-            "unit_id": unit.unit_id, "unit_name": unit.name, "kind": unit.kind, **_score(m),
-            "submitted": submitted, "adopted": adopted,
-            "adopted_by_channel": {channel: int(m.get(f"adopted:{channel}", 0)) for channel in CHANNELS},
-            "endorsements": {level: int(m.get(f"endorsed:{level}", 0)) for level in LEVELS},
-            "target": target, "target_met": met,
-        })
+        rows.append(
+            {
+                "unit_id": unit.unit_id,
+                "unit_name": unit.name,
+                "kind": unit.kind,
+                **_score(m),
+                "submitted": submitted,
+                "adopted": adopted,
+                "adopted_by_channel": {channel: int(m.get(f"adopted:{channel}", 0)) for channel in CHANNELS},
+                "endorsements": {level: int(m.get(f"endorsed:{level}", 0)) for level in LEVELS},
+                "target": target,
+                "target_met": met,
+            }
+        )
     return competition_ranks(rows, "net_points", "unit_id")
 
 
-async def officer_rankings(conn: AsyncConnection, *, period: Period, zone: ZoneInfo,
-                           as_of: int | None) -> list[dict[str, Any]]:
+async def officer_rankings(
+    conn: AsyncConnection, *, period: Period, zone: ZoneInfo, as_of: int | None
+) -> list[dict[str, Any]]:
     """Every officer that belongs in the period's ranking, ranked by net points."""
     asof = NOW if as_of is None else as_of
     measures = await _measures(conn, period, asof, officers=True)
-    officers = await conn.execute(text("""
+    officers = await conn.execute(
+        text("""
         SELECT officer_id, name, unit_id, occurred_at < :end AS registered_in_time FROM proj.officers
-        WHERE global_position <= :asof"""), {"end": period.end(zone), "asof": asof})
+        WHERE global_position <= :asof"""),
+        {"end": period.end(zone), "asof": asof},
+    )
     rows = []
     for officer in officers:
         m = measures.get(officer.officer_id, {})
         if not officer.registered_in_time and not m.get("lines"):
             continue
-        rows.append({"officer_id": officer.officer_id, "officer_name": officer.name, "unit_id": officer.unit_id,
-                     **_score(m), "adopted": int(m.get("adopted", 0))})
+        rows.append(
+            {
+                "officer_id": officer.officer_id,
+                "officer_name": officer.name,
+                "unit_id": officer.unit_id,
+                **_score(m),
+                "adopted": int(m.get("adopted", 0)),
+            }
+        )
     return competition_ranks(rows, "net_points", "officer_id")

@@ -30,10 +30,18 @@ ORDER BY l.global_position, l.seq
 def _line(row, policies: PolicySet) -> dict[str, Any]:
     policy = policies.by_version.get(row.policy_version) or policies.current
     return {
-        "event_id": str(row.event_id), "global_position": row.global_position,
-        "occurred_at": row.occurred_at.isoformat(), "clause": row.clause, "clause_text": policy.text_of(row.clause),
-        "reward_clause": row.reward_clause, "points": row.points, "reward_yuan": yuan(row.reward_yuan),
-        "officer_ids": list(row.officer_ids), "item_id": row.item_id, "revoked_by": None, "note": row.note,
+        "event_id": str(row.event_id),
+        "global_position": row.global_position,
+        "occurred_at": row.occurred_at.isoformat(),
+        "clause": row.clause,
+        "clause_text": policy.text_of(row.clause),
+        "reward_clause": row.reward_clause,
+        "points": row.points,
+        "reward_yuan": yuan(row.reward_yuan),
+        "officer_ids": list(row.officer_ids),
+        "item_id": row.item_id,
+        "revoked_by": None,
+        "note": row.note,
         "policy_version": row.policy_version,
     }
 

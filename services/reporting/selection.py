@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.reporting.rankings import officer_rankings, unit_rankings
 from shared.domain.periods import parse_period
 from shared.domain.policy import Policy
-from services.reporting.rankings import officer_rankings, unit_rankings
 
 UNIT_FIELDS = ("unit_id", "unit_name", "rank", "net_points", "deduction_points")
 OFFICER_FIELDS = ("officer_id", "officer_name", "unit_id", "rank", "net_points", "deduction_points")
@@ -38,8 +38,9 @@ def _split(rows: list[dict[str, Any]], reasons_of, fields: tuple[str, ...], coun
     return {"selected": top_with_ties(eligible, count), "eligible": eligible, "excluded": excluded}
 
 
-async def selection(conn: AsyncConnection, *, year: int, units: int, officers: int, zone: ZoneInfo,
-                    policy: Policy, as_of: int | None) -> dict[str, Any]:
+async def selection(
+    conn: AsyncConnection, *, year: int, units: int, officers: int, zone: ZoneInfo, policy: Policy, as_of: int | None
+) -> dict[str, Any]:
     """Who may be selected in `year`, who is selected, who is criticised and who must rectify."""
     thresholds = policy.document.thresholds
     period = parse_period(f"{year:04d}")

@@ -6,28 +6,41 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import text
 
-from shared.asof import resolve_position
-from shared.auth import Principal, require
-from shared.eventstore import head_position
-from shared.params import AsOf, AsOfPosition, PeriodParam
-from shared.domain.periods import BadPeriod, parse_period
-from shared.problems import Problem
-from shared.service import StateDep
 from services.scoring.audit import audit_deduction
 from services.scoring.ledgers import ledger
 from services.scoring.rebuild import job_status, request_rebuild
-from services.scoring.schemas import (DeductionAudit, Ledger, PolicySummary, ProjectionStatus, RebuildAccepted,
-                                      RebuildJob, WhatIf, WhatIfRequest)
+from services.scoring.schemas import (
+    DeductionAudit,
+    Ledger,
+    PolicySummary,
+    ProjectionStatus,
+    RebuildAccepted,
+    RebuildJob,
+    WhatIf,
+    WhatIfRequest,
+)
 from services.scoring.whatif import what_if
+from shared.asof import resolve_position
+from shared.auth import Principal, require
+from shared.domain.periods import BadPeriod, parse_period
+from shared.eventstore import head_position
+from shared.params import AsOf, AsOfPosition, PeriodParam
+from shared.problems import Problem
+from shared.service import StateDep
 
 router = APIRouter(prefix="/v1")
 Id = Annotated[str, Path(max_length=200, description="The platform's id; an id that is not registered is 404")]
 
 
 @router.get("/units/{unit_id}/ledger", response_model=Ledger, tags=["ledgers"], summary="A unit's ledger")
-async def unit_ledger(unit_id: Id, period: PeriodParam, state: StateDep,
-                      principal: Annotated[Principal, require("read_ledger")],
-                      as_of_position: AsOfPosition = None, as_of: AsOf = None) -> dict[str, Any]:
+async def unit_ledger(
+    unit_id: Id,
+    period: PeriodParam,
+    state: StateDep,
+    principal: Annotated[Principal, require("read_ledger")],
+    as_of_position: AsOfPosition = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
     """Every line of the unit for the period; revoked lines stay with `revoked_by` and do not count."""
     principal.check_unit(unit_id)
     async with state.engine.connect() as conn:
@@ -36,9 +49,14 @@ async def unit_ledger(unit_id: Id, period: PeriodParam, state: StateDep,
 
 
 @router.get("/officers/{officer_id}/ledger", response_model=Ledger, tags=["ledgers"], summary="An officer's ledger")
-async def officer_ledger(officer_id: Id, period: PeriodParam, state: StateDep,
-                         principal: Annotated[Principal, require("read_ledger")],
-                         as_of_position: AsOfPosition = None, as_of: AsOf = None) -> dict[str, Any]:
+async def officer_ledger(
+    officer_id: Id,
+    period: PeriodParam,
+    state: StateDep,
+    principal: Annotated[Principal, require("read_ledger")],
+    as_of_position: AsOfPosition = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
     """The officer's lines: full points of items they authored, deductions naming them, their money share."""
     async with state.engine.connect() as conn:
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
@@ -48,55 +66,79 @@ async def officer_ledger(officer_id: Id, period: PeriodParam, state: StateDep,
 
 
 @router.get("/projections/status", response_model=ProjectionStatus, tags=["projections"])
-async def projection_status(request: Request, state: StateDep,
-                            _principal: Annotated[Principal, require("status")]) -> dict[str, Any]:
+async def projection_status(
+    request: Request, state: StateDep, _principal: Annotated[Principal, require("status")]
+) -> dict[str, Any]:
     """How far the projection has folded the log."""
     async with state.engine.connect() as conn:
         head = await head_position(conn)
         checkpoint = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
     projector = getattr(request.app.state, "projector", None)
-    return {"head_position": head, "checkpoint_position": checkpoint, "lag_events": max(head - checkpoint, 0),
-            "projector": projector.status.role if projector else "disabled",
-            "error": projector.status.error if projector else None}
+    return {
+        "head_position": head,
+        "checkpoint_position": checkpoint,
+        "lag_events": max(head - checkpoint, 0),
+        "projector": projector.status.role if projector else "disabled",
+        "error": projector.status.error if projector else None,
+    }
 
 
 @router.get("/policies", response_model=list[PolicySummary], tags=["policies"])
 async def list_policies(state: StateDep, _principal: Annotated[Principal, require("status")]) -> list[dict[str, Any]]:
     """Every policy version known to this service; the last is current."""
     current = state.policies.current.version
-    return [{"version": p.version, "effective_from": p.document.effective_from, "title": p.document.title,
-             "current": p.version == current} for p in state.policies.policies]
+    return [
+        {
+            "version": p.version,
+            "effective_from": p.document.effective_from,
+            "title": p.document.title,
+            "current": p.version == current,
+        }
+        for p in state.policies.policies
+    ]
 
 
 @router.get("/policies/{version}", tags=["policies"], summary="One policy document, as POST /v1/what-if accepts it")
-async def get_policy(version: str, state: StateDep,
-                     _principal: Annotated[Principal, require("status")]) -> dict[str, Any]:
+async def get_policy(
+    version: str, state: StateDep, _principal: Annotated[Principal, require("status")]
+) -> dict[str, Any]:
     policy = state.policies.by_version.get(version)
     if policy is None:
         raise Problem(404, "unknown_policy", f"no policy version {version}")
     return policy.document.model_dump(mode="json", exclude_none=True)
 
 
-@router.get("/audit/deductions/{event_id}", response_model=DeductionAudit, tags=["audit"],
-            summary="A deduction's derivation, disputes and a replay check against the projection")
+@router.get(
+    "/audit/deductions/{event_id}",
+    response_model=DeductionAudit,
+    tags=["audit"],
+    summary="A deduction's derivation, disputes and a replay check against the projection",
+)
 async def audit(event_id: str, state: StateDep, _principal: Annotated[Principal, require("audit")]) -> dict[str, Any]:
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
     return await audit_deduction(state, _uuid(event_id, "event"))
 
 
-@router.post("/projections/rebuild", status_code=202, response_model=RebuildAccepted, tags=["projections"],
-             summary="Rebuild the projection from the log into a new generation")
+@router.post(
+    "/projections/rebuild",
+    status_code=202,
+    response_model=RebuildAccepted,
+    tags=["projections"],
+    summary="Rebuild the projection from the log into a new generation",
+)
 async def start_rebuild(state: StateDep, principal: Annotated[Principal, require("rebuild")]) -> dict[str, Any]:
     """Readers keep the old projection until the new one is complete; a rebuild already running is joined."""
     async with state.engine.begin() as conn:
         return {"job_id": await request_rebuild(conn, requested_by=principal.name)}
 
 
-@router.get("/projections/rebuild/{job_id}", response_model=RebuildJob, tags=["projections"],
-            summary="Progress of a rebuild")
-async def rebuild_progress(job_id: str, state: StateDep,
-                           _principal: Annotated[Principal, require("rebuild")]) -> dict[str, Any]:
+@router.get(
+    "/projections/rebuild/{job_id}", response_model=RebuildJob, tags=["projections"], summary="Progress of a rebuild"
+)
+async def rebuild_progress(
+    job_id: str, state: StateDep, _principal: Annotated[Principal, require("rebuild")]
+) -> dict[str, Any]:
     async with state.engine.connect() as conn:
         job = await job_status(conn, _uuid(job_id, "rebuild job"))
     if job is None:
@@ -104,10 +146,15 @@ async def rebuild_progress(job_id: str, state: StateDep,
     return job
 
 
-@router.post("/what-if", response_model=WhatIf, tags=["policies"],
-             summary="Every unit's points and rank under the current and a proposed policy")
-async def post_what_if(body: WhatIfRequest, state: StateDep,
-                       _principal: Annotated[Principal, require("what_if")]) -> dict[str, Any]:
+@router.post(
+    "/what-if",
+    response_model=WhatIf,
+    tags=["policies"],
+    summary="Every unit's points and rank under the current and a proposed policy",
+)
+async def post_what_if(
+    body: WhatIfRequest, state: StateDep, _principal: Annotated[Principal, require("what_if")]
+) -> dict[str, Any]:
     """Folds the whole log in memory under both policies; nothing is stored."""
     try:
         period = parse_period(body.period)

@@ -4,12 +4,12 @@ import asyncio
 
 from fastapi import FastAPI
 
+from services.scoring.api import router
+from services.scoring.projector import Projector
 from shared.observability import projection_lag_probe
 from shared.problems import Problem
 from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
-from services.scoring.api import router
-from services.scoring.projector import Projector
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
@@ -20,11 +20,15 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
     app.state.metrics.probes.append(projection_lag_probe(state.engine, projecting))
     if not state.settings.projector_enabled:
         return
-    projector = Projector(url=state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings),
-                          policies=state.policies,
-                          zone=state.settings.zone, batch_size=state.settings.projector_batch_size,
-                          poll_seconds=state.settings.projector_poll_seconds,
-                          cache_limit=state.settings.fold_cache_limit)
+    projector = Projector(
+        url=state.settings.service_database_url("scoring"),
+        role=db_role("scoring", state.settings),
+        policies=state.policies,
+        zone=state.settings.zone,
+        batch_size=state.settings.projector_batch_size,
+        poll_seconds=state.settings.projector_poll_seconds,
+        cache_limit=state.settings.fold_cache_limit,
+    )
     app.state.projector = projector
     app.state.projector_task = asyncio.create_task(projector.run(), name="projector")
 
@@ -41,9 +45,12 @@ async def _stop(app: FastAPI, _state: ServiceState) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
-        name="scoring", title="kaohe scoring",
+        name="scoring",
+        title="kaohe scoring",
         description="Projections of the event log: ledgers, scores, audit, rebuild and what-if.",
-        settings=settings, on_start=_start, on_stop=_stop,
+        settings=settings,
+        on_start=_start,
+        on_stop=_stop,
     )
     app.include_router(router)
     return app

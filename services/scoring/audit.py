@@ -13,14 +13,14 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
-from shared.eventstore import find_events
+from shared.domain.evolve import FoldState, Line, Outcome, apply
 from shared.domain.policy import PolicySet
+from shared.eventstore import find_events
 from shared.problems import Problem
 from shared.service import ServiceState, db_role
-from shared.domain.evolve import FoldState, Line, Outcome, apply
-from services.scoring.log_reader import stream_log
 
 # An assessment deducts when its outcome's clause does (D1); the replay's line decides.
 MAY_DEDUCT = DEDUCTION_TYPES | {"unit.assessed"}
@@ -48,8 +48,12 @@ class YearDeductions:
 
     def feed(self, outcome: Outcome) -> None:
         for line in outcome.lines:
-            if line.officer_id is None and line.unit_id == self.unit_id and line.month // 100 == self.year \
-                    and line.points < 0:
+            if (
+                line.officer_id is None
+                and line.unit_id == self.unit_id
+                and line.month // 100 == self.year
+                and line.points < 0
+            ):
                 self.by_event[line.event_id] = self.by_event.get(line.event_id, 0) - line.points
         for revocation in outcome.revocations:
             self.revoked_by.setdefault(revocation.target_event_id, revocation.revoked_by)
@@ -76,20 +80,33 @@ async def disputes_of(conn: AsyncConnection, event: RecordedEvent) -> list[dict[
     disputes: list[dict[str, Any]] = []
     for row in rows:
         if row.type == "unit.deduction-disputed":
-            disputes.append({"event_id": row.event_id, "reason": row.data["reason"],
-                             "evidence": row.data.get("evidence"), "recorded_at": row.recorded_at.isoformat(),
-                             "resolution": None})
+            disputes.append(
+                {
+                    "event_id": row.event_id,
+                    "reason": row.data["reason"],
+                    "evidence": row.data.get("evidence"),
+                    "recorded_at": row.recorded_at.isoformat(),
+                    "resolution": None,
+                }
+            )
         elif disputes and disputes[-1]["resolution"] is None:
-            disputes[-1]["resolution"] = {"event_id": row.event_id, "outcome": row.data["outcome"],
-                                          "reason": row.data["reason"], "recorded_at": row.recorded_at.isoformat()}
+            disputes[-1]["resolution"] = {
+                "event_id": row.event_id,
+                "outcome": row.data["outcome"],
+                "reason": row.data["reason"],
+                "recorded_at": row.recorded_at.isoformat(),
+            }
     return disputes
 
 
 async def projected_year(conn: AsyncConnection, *, unit_id: str, year: int) -> tuple[int, int]:
     """The stored projection's checkpoint and the unit's year deduction points as of it."""
     checkpoint = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
-    points = (await conn.execute(text(_PROJECTED), {"unit_id": unit_id, "first": year * 100 + 1,
-                                                    "last": year * 100 + 12, "asof": checkpoint})).scalar_one()
+    points = (
+        await conn.execute(
+            text(_PROJECTED), {"unit_id": unit_id, "first": year * 100 + 1, "last": year * 100 + 12, "asof": checkpoint}
+        )
+    ).scalar_one()
     return checkpoint, int(points)
 
 
@@ -102,8 +119,9 @@ class Replayed:
     revoked_by: str | None
 
 
-async def replay_deduction(raw_conn, *, policies: PolicySet, zone, event_id: str, position: int, year: int,
-                           unit_id: str, checkpoint: int) -> Replayed:
+async def replay_deduction(
+    raw_conn, *, policies: PolicySet, zone, event_id: str, position: int, year: int, unit_id: str, checkpoint: int
+) -> Replayed:
     """Fold the whole log once: the year's points around the event, at `checkpoint`, and now."""
     tracker = YearDeductions(unit_id=unit_id, year=year)
     state, line, before, after, recomputed = FoldState(), None, 0, 0, None
@@ -121,27 +139,42 @@ async def replay_deduction(raw_conn, *, policies: PolicySet, zone, event_id: str
         await asyncio.sleep(0)  # a long replay is CPU work: let the projector and other requests run
     if line is None or line.points >= 0:
         raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points")
-    return Replayed(line=line, before=before, after=after,
-                    recomputed=tracker.points if recomputed is None else recomputed,
-                    revoked_by=tracker.revoked_by.get(event_id))
+    return Replayed(
+        line=line,
+        before=before,
+        after=after,
+        recomputed=tracker.points if recomputed is None else recomputed,
+        revoked_by=tracker.revoked_by.get(event_id),
+    )
 
 
-def audit_body(*, event: RecordedEvent, disputes: list[dict[str, Any]], replayed: Replayed, projected: int,
-               policies: PolicySet) -> dict[str, Any]:
+def audit_body(
+    *, event: RecordedEvent, disputes: list[dict[str, Any]], replayed: Replayed, projected: int, policies: PolicySet
+) -> dict[str, Any]:
     """The answer of precise answer 7: thresholds from the policy the deduction was scored under."""
     line = replayed.line
     policy = policies.by_version.get(line.policy_version) or policies.current
     thresholds = policy.document.thresholds
-    crossed = sorted({t for t in (thresholds.exclusion, thresholds.criticism)
-                      if replayed.before < t <= replayed.after})
+    crossed = sorted({t for t in (thresholds.exclusion, thresholds.criticism) if replayed.before < t <= replayed.after})
     return {
-        "event": event.model_dump(mode="json"), "clause": line.clause, "clause_text": policy.text_of(line.clause), "points": line.points,
-        "policy_version": line.policy_version, "year": line.month // 100, "unit_id": line.unit_id,
-        "revoked": replayed.revoked_by is not None, "revoked_by": replayed.revoked_by, "disputes": disputes,
-        "year_deduction_points_before": replayed.before, "year_deduction_points_after": replayed.after,
+        "event": event.model_dump(mode="json"),
+        "clause": line.clause,
+        "clause_text": policy.text_of(line.clause),
+        "points": line.points,
+        "policy_version": line.policy_version,
+        "year": line.month // 100,
+        "unit_id": line.unit_id,
+        "revoked": replayed.revoked_by is not None,
+        "revoked_by": replayed.revoked_by,
+        "disputes": disputes,
+        "year_deduction_points_before": replayed.before,
+        "year_deduction_points_after": replayed.after,
         "thresholds_crossed": crossed,
-        "replay_check": {"recomputed": replayed.recomputed, "projected": projected,
-                         "match": replayed.recomputed == projected},
+        "replay_check": {
+            "recomputed": replayed.recomputed,
+            "projected": projected,
+            "match": replayed.recomputed == projected,
+        },
     }
 
 
@@ -158,10 +191,16 @@ async def audit_deduction(state: ServiceState, event_id: UUID) -> dict[str, Any]
             checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
     raw = await connect_raw(state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings))
     try:
-        replayed = await replay_deduction(raw, policies=state.policies, zone=state.settings.zone,
-                                          event_id=str(event_id), position=event.global_position, year=year,
-                                          unit_id=unit_id, checkpoint=checkpoint)
+        replayed = await replay_deduction(
+            raw,
+            policies=state.policies,
+            zone=state.settings.zone,
+            event_id=str(event_id),
+            position=event.global_position,
+            year=year,
+            unit_id=unit_id,
+            checkpoint=checkpoint,
+        )
     finally:
         await raw.close()
-    return audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected,
-                      policies=state.policies)
+    return audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected, policies=state.policies)

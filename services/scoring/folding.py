@@ -13,15 +13,15 @@ one is folded, and this one is folded while the previous one is written.
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import contextmanager
-from typing import Awaitable, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from immutables import Map
 
-from shared.domain.policy import PolicySet
-from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Unit, apply
 from services.scoring.log_reader import read_chunk
+from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Unit, apply
+from shared.domain.policy import PolicySet
 
 CACHE_LIMIT = 50_000
 YIELD_EVERY = 100  # events folded between two turns of the event loop (a write in flight moves on)
@@ -42,25 +42,34 @@ class ChunkFolder:
     async def restore(self, conn) -> None:
         """The small state as of the generation's checkpoint, read from its tables and the log."""
         s = self.schema
-        units = {row["unit_id"]: Unit(row["name"], row["kind"])
-                 for row in await conn.fetch(f"SELECT unit_id, name, kind FROM {s}.units")}
-        targets = {(row["unit_id"], row["year"], row["month"]): (row["submissions"], row["adoptions"])
-                   for row in await conn.fetch(
-                       f"SELECT DISTINCT ON (unit_id, year, month) unit_id, year, month, submissions, adoptions "
-                       f"FROM {s}.targets ORDER BY unit_id, year, month, global_position DESC")}
-        counts = {(row["unit_id"], row["month"]): (row["submitted"], row["adopted"])
-                  for row in await conn.fetch(
-                      f"SELECT unit_id, month, count(*) FILTER (WHERE fact = 'submitted') AS submitted, "
-                      f"count(*) FILTER (WHERE fact = 'adopted' AND revoked_by IS NULL) AS adopted "
-                      f"FROM {s}.facts GROUP BY unit_id, month")}
+        units = {
+            row["unit_id"]: Unit(row["name"], row["kind"])
+            for row in await conn.fetch(f"SELECT unit_id, name, kind FROM {s}.units")
+        }
+        targets = {
+            (row["unit_id"], row["year"], row["month"]): (row["submissions"], row["adoptions"])
+            for row in await conn.fetch(
+                f"SELECT DISTINCT ON (unit_id, year, month) unit_id, year, month, submissions, adoptions "
+                f"FROM {s}.targets ORDER BY unit_id, year, month, global_position DESC"
+            )
+        }
+        counts = {
+            (row["unit_id"], row["month"]): (row["submitted"], row["adopted"])
+            for row in await conn.fetch(
+                f"SELECT unit_id, month, count(*) FILTER (WHERE fact = 'submitted') AS submitted, "
+                f"count(*) FILTER (WHERE fact = 'adopted' AND revoked_by IS NULL) AS adopted "
+                f"FROM {s}.facts GROUP BY unit_id, month"
+            )
+        }
         checkpoint = await conn.fetchval(f"SELECT position FROM {s}.checkpoint")
         # Which months are closed, and by which event: the period events folded on an empty state
         # (no units, so a close yields no lines; only `closes` moves).
         closes_only = FoldState()
         for event in await _period_events(conn, until=checkpoint):
             closes_only, _ = apply(closes_only, event, self.policies.at(event.occurred_at))
-        self.state = FoldState(units=Map(units), targets=Map(targets), month_counts=Map(counts),
-                               closes=closes_only.closes)
+        self.state = FoldState(
+            units=Map(units), targets=Map(targets), month_counts=Map(counts), closes=closes_only.closes
+        )
 
     async def hydrate(self, conn, events: Iterable[LogEvent]) -> None:
         """Load the items and adoptions this chunk reads and the state does not hold."""
@@ -76,13 +85,17 @@ class ChunkFolder:
                     revoked_ids.add(target)
         items, adoptions = state.items, state.adoptions
         if item_ids:
-            rows = await conn.fetch(f"SELECT item_id, unit_id, kind, authors FROM {self.schema}.items "
-                                    "WHERE item_id = ANY($1::text[])", list(item_ids))
+            rows = await conn.fetch(
+                f"SELECT item_id, unit_id, kind, authors FROM {self.schema}.items WHERE item_id = ANY($1::text[])",
+                list(item_ids),
+            )
             items = items.update({r["item_id"]: Item(r["unit_id"], r["kind"], tuple(r["authors"])) for r in rows})
         if revoked_ids:
-            rows = await conn.fetch(f"SELECT event_id::text, unit_id, month FROM {self.schema}.facts "
-                                    "WHERE event_id = ANY($1::uuid[]) AND fact = 'adopted' AND revoked_by IS NULL",
-                                    list(revoked_ids))
+            rows = await conn.fetch(
+                f"SELECT event_id::text, unit_id, month FROM {self.schema}.facts "
+                "WHERE event_id = ANY($1::uuid[]) AND fact = 'adopted' AND revoked_by IS NULL",
+                list(revoked_ids),
+            )
             adoptions = adoptions.update({r["event_id"]: (r["unit_id"], r["month"]) for r in rows})
         self.state = state._replace(items=items, adoptions=adoptions)
 
@@ -107,14 +120,24 @@ class ChunkFolder:
             state = state._replace(items=Map({item_id: state.items[item_id] for item_id in made}))
         if len(state.adoptions) > self.cache_limit:
             made = (fact.event_id for outcome in unsettled for fact in outcome.facts if fact.fact == "adopted")
-            state = state._replace(adoptions=Map({event_id: state.adoptions[event_id] for event_id in made
-                                                  if event_id in state.adoptions}))
-        self._unsettled = frozenset(revocation.target_event_id for outcome in unsettled
-                                    for revocation in outcome.revocations)
+            state = state._replace(
+                adoptions=Map({event_id: state.adoptions[event_id] for event_id in made if event_id in state.adoptions})
+            )
+        self._unsettled = frozenset(
+            revocation.target_event_id for outcome in unsettled for revocation in outcome.revocations
+        )
         self.state = state
 
-    async def fold_log(self, read_conn, *, zone: ZoneInfo, after: int, until: int, chunk: int,
-                       write: Callable[[list[LogEvent], list[Outcome]], Awaitable[None]]) -> None:
+    async def fold_log(
+        self,
+        read_conn,
+        *,
+        zone: ZoneInfo,
+        after: int,
+        until: int,
+        chunk: int,
+        write: Callable[[list[LogEvent], list[Outcome]], Awaitable[None]],
+    ) -> None:
         """Fold the events after < position <= until into the generation, pipelined.
 
         Three chunks are in flight: the next one read on `read_conn`, this one folded, the previous
@@ -135,11 +158,12 @@ class ChunkFolder:
         try:
             while events := await reading:
                 await self.hydrate(read_conn, events)
-                reading = asyncio.ensure_future(read_chunk(read_conn, after=events[-1].position, until=until,
-                                                           limit=chunk, zone=zone))
+                reading = asyncio.ensure_future(
+                    read_chunk(read_conn, after=events[-1].position, until=until, limit=chunk, zone=zone)
+                )
                 state, outcomes = self.state, []
                 for start in range(0, len(events), YIELD_EVERY):
-                    state, part = self.fold(events[start:start + YIELD_EVERY], state)
+                    state, part = self.fold(events[start : start + YIELD_EVERY], state)
                     outcomes += part
                     await asyncio.sleep(0)
                 if writing is not None:
@@ -155,7 +179,7 @@ class ChunkFolder:
                     future.cancel()
                     try:
                         await future
-                    except BaseException:  # noqa: BLE001 - already failing; the first error is raised
+                    except BaseException:
                         pass
 
 
@@ -188,5 +212,7 @@ async def _period_events(conn, *, until: int) -> list[LogEvent]:
     rows = await conn.fetch(
         "SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
         "WHERE type IN ('period.month-closed', 'period.month-reopened') AND global_position <= $1 "
-        "ORDER BY global_position", until)
+        "ORDER BY global_position",
+        until,
+    )
     return [LogEvent(r["event_id"], r["global_position"], r["type"], r["occurred_at"], 0, r["data"]) for r in rows]

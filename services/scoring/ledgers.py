@@ -22,25 +22,36 @@ ORDER BY global_position, seq
 NOW = 2**62
 
 
-async def ledger(conn: AsyncConnection, *, policies: PolicySet, period: Period, unit_id: str | None = None,
-                 officer_id: str | None = None, as_of: int | None = None) -> dict[str, Any]:
+async def ledger(
+    conn: AsyncConnection,
+    *,
+    policies: PolicySet,
+    period: Period,
+    unit_id: str | None = None,
+    officer_id: str | None = None,
+    as_of: int | None = None,
+) -> dict[str, Any]:
     """The ledger of one unit (`unit_id`) or one officer (`officer_id`) for a period."""
     asof = NOW if as_of is None else as_of
     if unit_id is not None:
-        known = await conn.execute(text("SELECT 1 FROM proj.units WHERE unit_id = :id AND global_position <= :asof"),
-                                   {"id": unit_id, "asof": asof})
+        known = await conn.execute(
+            text("SELECT 1 FROM proj.units WHERE unit_id = :id AND global_position <= :asof"),
+            {"id": unit_id, "asof": asof},
+        )
         subject, params = "unit_id = :id AND officer_id IS NULL", {"id": unit_id}
         what = f"unit {unit_id}"
     else:
         known = await conn.execute(
             text("SELECT 1 FROM proj.officers WHERE officer_id = :id AND global_position <= :asof"),
-            {"id": officer_id, "asof": asof})
+            {"id": officer_id, "asof": asof},
+        )
         subject, params = "officer_id = :id", {"id": officer_id}
         what = f"officer {officer_id}"
     if known.first() is None:
         raise Problem(404, "not_found", f"{what} is not registered" + ("" if as_of is None else f" as of {as_of}"))
-    result = await conn.execute(text(_LINES.format(subject=subject)),
-                                {**params, "first": period.first, "last": period.last, "asof": asof})
+    result = await conn.execute(
+        text(_LINES.format(subject=subject)), {**params, "first": period.first, "last": period.last, "asof": asof}
+    )
     entries, award, deduction, reward = [], 0, 0, Decimal(0)
     for row in result:
         counts = row.revoked_by is None
@@ -49,23 +60,38 @@ async def ledger(conn: AsyncConnection, *, policies: PolicySet, period: Period, 
             deduction += max(-row.points, 0)
             reward += row.reward_yuan
         policy = policies.by_version.get(row.policy_version) or policies.current
-        entries.append({
-            "event_id": str(row.event_id), "global_position": row.global_position,
-            "occurred_at": row.occurred_at.isoformat(), "clause": row.clause,
-            "clause_text": policy.text_of(row.clause), "reward_clause": row.reward_clause,
-            "points": row.points, "reward_yuan": yuan(row.reward_yuan), "officer_ids": list(row.officer_ids),
-            "item_id": row.item_id, "revoked_by": str(row.revoked_by) if row.revoked_by else None,
-            "note": row.note, "policy_version": row.policy_version,
-        })
+        entries.append(
+            {
+                "event_id": str(row.event_id),
+                "global_position": row.global_position,
+                "occurred_at": row.occurred_at.isoformat(),
+                "clause": row.clause,
+                "clause_text": policy.text_of(row.clause),
+                "reward_clause": row.reward_clause,
+                "points": row.points,
+                "reward_yuan": yuan(row.reward_yuan),
+                "officer_ids": list(row.officer_ids),
+                "item_id": row.item_id,
+                "revoked_by": str(row.revoked_by) if row.revoked_by else None,
+                "note": row.note,
+                "policy_version": row.policy_version,
+            }
+        )
     body: dict[str, Any] = {"unit_id": unit_id} if unit_id is not None else {"officer_id": officer_id}
     if officer_id is not None:
         owner = await conn.execute(text("SELECT unit_id FROM proj.officers WHERE officer_id = :id"), {"id": officer_id})
         body["unit_id"] = owner.scalar()
     position = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
-    body.update({
-        "period": period.label, "policy_version": policies.current.version,
-        "position": position if as_of is None else min(as_of, position),
-        "net_points": award - deduction, "award_points": award, "deduction_points": deduction,
-        "reward_yuan": yuan(reward), "entries": entries,
-    })
+    body.update(
+        {
+            "period": period.label,
+            "policy_version": policies.current.version,
+            "position": position if as_of is None else min(as_of, position),
+            "net_points": award - deduction,
+            "award_points": award,
+            "deduction_points": deduction,
+            "reward_yuan": yuan(reward),
+            "entries": entries,
+        }
+    )
     return body

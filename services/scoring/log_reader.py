@@ -1,15 +1,17 @@
 """Stream the log in global order, in chunks, decoded for the fold. Memory stays at one chunk."""
 
 from bisect import bisect_right
+from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import lru_cache
-from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
 from shared.domain.evolve import LogEvent
 
-_SELECT = ("SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
-           "WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3")
+_SELECT = (
+    "SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
+    "WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
+)
 
 
 @lru_cache(maxsize=8)
@@ -50,8 +52,9 @@ async def read_chunk(conn, *, after: int, until: int, limit: int, zone: ZoneInfo
     return events
 
 
-async def stream_log(conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None,
-                     chunk: int = 5000) -> AsyncIterator[list[LogEvent]]:
+async def stream_log(
+    conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None, chunk: int = 5000
+) -> AsyncIterator[list[LogEvent]]:
     """Every event with after < position <= until (the head when None), chunk by chunk."""
     if until is None:
         until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")

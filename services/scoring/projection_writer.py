@@ -1,14 +1,29 @@
 """Write the fold's outcomes into one projection generation, with the checkpoint, in one transaction."""
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
-from typing import Iterable, Sequence
 
-from shared.eventstore import PROJECTION_CHANNEL
 from shared.domain.evolve import Outcome
+from shared.eventstore import PROJECTION_CHANNEL
 
-LINE_COLUMNS = ("event_id", "seq", "global_position", "occurred_at", "month", "unit_id", "officer_id", "clause",
-                "reward_clause", "points", "reward_yuan", "officer_ids", "item_id", "note", "policy_version")
+LINE_COLUMNS = (
+    "event_id",
+    "seq",
+    "global_position",
+    "occurred_at",
+    "month",
+    "unit_id",
+    "officer_id",
+    "clause",
+    "reward_clause",
+    "points",
+    "reward_yuan",
+    "officer_ids",
+    "item_id",
+    "note",
+    "policy_version",
+)
 FACT_COLUMNS = ("event_id", "global_position", "month", "unit_id", "fact", "channel", "item_id", "officer_ids")
 ROW_COLUMNS = {
     "units": ("unit_id", "name", "kind", "occurred_at", "global_position"),
@@ -22,8 +37,16 @@ _LINE_TOTALS = attrgetter("month", "unit_id", "officer_id", "points", "reward_yu
 _FACT_TOTALS = attrgetter("month", "unit_id", "fact", "channel", "officer_ids")
 
 
-async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, position: int, policy_version: str,
-                         notify: bool = True, totals: "Totals | None" = None) -> None:
+async def write_outcomes(
+    conn,
+    schema: str,
+    outcomes: Sequence[Outcome],
+    *,
+    position: int,
+    policy_version: str,
+    notify: bool = True,
+    totals: "Totals | None" = None,
+) -> None:
     """Store a batch's outcomes and move the checkpoint to `position`; the caller owns the transaction.
 
     With `totals`, the batch's changes to the running sums are added to it instead of written: the
@@ -54,19 +77,25 @@ async def write_outcomes(conn, schema: str, outcomes: Sequence[Outcome], *, posi
         await _copy(conn, schema, "facts", facts, FACT_COLUMNS, _facts_text)
         totals.add_facts(map(_FACT_TOTALS, facts), sign=1)
     if revocations:
-        targets = ([r.target_event_id for r in revocations], [r.revoked_by for r in revocations],
-                   [r.position for r in revocations])
-        revoked_lines = await _revoke(conn, schema, "lines",
-                                      ("month", "unit_id", "officer_id", "points", "reward_yuan"), targets)
+        targets = (
+            [r.target_event_id for r in revocations],
+            [r.revoked_by for r in revocations],
+            [r.position for r in revocations],
+        )
+        revoked_lines = await _revoke(
+            conn, schema, "lines", ("month", "unit_id", "officer_id", "points", "reward_yuan"), targets
+        )
         totals.add_lines(revoked_lines, sign=-1)
-        revoked_facts = await _revoke(conn, schema, "facts",
-                                      ("month", "unit_id", "fact", "channel", "officer_ids"), targets)
+        revoked_facts = await _revoke(
+            conn, schema, "facts", ("month", "unit_id", "fact", "channel", "officer_ids"), targets
+        )
         totals.add_facts(revoked_facts, sign=-1)
     if not deferred:
         await totals.write(conn, schema)
     await conn.execute(
         f"UPDATE {schema}.checkpoint SET position = $1, policy_version = $2, updated_at = clock_timestamp()",
-        position, policy_version,
+        position,
+        policy_version,
     )
     if notify:
         await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{schema}:{position}")
@@ -96,8 +125,13 @@ async def _once(data: bytes):
 def _as_text(records: list[tuple], columns: tuple[str, ...], encode) -> bytes | None:
     """The rows as COPY text, or None if a value holds a character the format would need escaped."""
     text, nulls, elements = encode(records)
-    if (text.count("\t") == len(records) * (len(columns) - 1) and text.count("\n") == len(records)
-            and "\r" not in text and text.count("\\") == nulls and text.count('"') == 2 * elements):
+    if (
+        text.count("\t") == len(records) * (len(columns) - 1)
+        and text.count("\n") == len(records)
+        and "\r" not in text
+        and text.count("\\") == nulls
+        and text.count('"') == 2 * elements
+    ):
         return text.encode()
     return None
 
@@ -113,16 +147,33 @@ def _lines_text(lines: list[tuple]) -> tuple[str, int, int]:
     """Lines as COPY text (LINE_COLUMNS), the number of NULLs written and of array elements."""
     rows, nulls, elements = [], 0, 0
     last_at = last_text = None
-    for (event_id, seq, position, occurred_at, month, unit_id, officer_id, clause, reward_clause, points, reward,
-         officer_ids, item_id, note, version) in lines:
+    for (
+        event_id,
+        seq,
+        position,
+        occurred_at,
+        month,
+        unit_id,
+        officer_id,
+        clause,
+        reward_clause,
+        points,
+        reward,
+        officer_ids,
+        item_id,
+        note,
+        version,
+    ) in lines:
         if occurred_at is not last_at:  # the lines of an event follow one another
             last_at, last_text = occurred_at, occurred_at.isoformat()
         nulls += (officer_id is None) + (reward_clause is None) + (item_id is None) + (note is None)
         elements += len(officer_ids)
-        rows.append(f"{event_id}\t{seq}\t{position}\t{last_text}\t{month}\t{unit_id}\t"
-                    f"{_NULL if officer_id is None else officer_id}\t{clause}\t"
-                    f"{_NULL if reward_clause is None else reward_clause}\t{points}\t{reward}\t{_array(officer_ids)}\t"
-                    f"{_NULL if item_id is None else item_id}\t{_NULL if note is None else note}\t{version}\n")
+        rows.append(
+            f"{event_id}\t{seq}\t{position}\t{last_text}\t{month}\t{unit_id}\t"
+            f"{_NULL if officer_id is None else officer_id}\t{clause}\t"
+            f"{_NULL if reward_clause is None else reward_clause}\t{points}\t{reward}\t{_array(officer_ids)}\t"
+            f"{_NULL if item_id is None else item_id}\t{_NULL if note is None else note}\t{version}\n"
+        )
     return "".join(rows), nulls, elements
 
 
@@ -132,8 +183,10 @@ def _facts_text(facts: list[tuple]) -> tuple[str, int, int]:
     for event_id, position, month, unit_id, fact, channel, item_id, officer_ids in facts:
         nulls += channel is None
         elements += len(officer_ids)
-        rows.append(f"{event_id}\t{position}\t{month}\t{unit_id}\t{fact}\t{_NULL if channel is None else channel}\t"
-                    f"{item_id}\t{_array(officer_ids)}\n")
+        rows.append(
+            f"{event_id}\t{position}\t{month}\t{unit_id}\t{fact}\t{_NULL if channel is None else channel}\t"
+            f"{item_id}\t{_array(officer_ids)}\n"
+        )
     return "".join(rows), nulls, elements
 
 
@@ -217,7 +270,12 @@ class Totals:
             f"INSERT INTO {schema}.totals AS t (kind, subject, month, measure, value) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::numeric[]) "
             "ON CONFLICT (month, kind, subject, measure) DO UPDATE SET value = t.value + EXCLUDED.value",
-            kinds, subjects, months, measures, values)
+            kinds,
+            subjects,
+            months,
+            measures,
+            values,
+        )
 
 
 _LINE_MEASURES = ("lines", "award", "deduction", "reward")
@@ -230,4 +288,5 @@ async def _revoke(conn, schema: str, table: str, returning: tuple[str, ...], tar
         "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
         "WHERE t.event_id = r.target AND t.revoked_by IS NULL "
         f"RETURNING {', '.join(f't.{column}' for column in returning)}",
-        *targets)
+        *targets,
+    )

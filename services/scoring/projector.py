@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from shared.db import connect_raw
-from shared.eventstore import EVENTS_CHANNEL
-from shared.domain.policy import PolicySet
-from shared.domain.evolve import FoldError
 from services.scoring.folding import CACHE_LIMIT, ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import write_outcomes
 from services.scoring.rebuild import REBUILD_CHANNEL, Rebuilds
+from shared.db import connect_raw
+from shared.domain.evolve import FoldError
+from shared.domain.policy import PolicySet
+from shared.eventstore import EVENTS_CHANNEL
 
 log = logging.getLogger("kaohe.projector")
 PROJECTOR_LOCK_KEY = 0x6B616F6870  # one projector per database
@@ -44,8 +44,17 @@ async def active_schema(conn) -> str:
 class Projector:
     """Runs until cancelled: standby until it holds the lock, then catch up and follow the log."""
 
-    def __init__(self, *, url: str, role: str | None, policies: PolicySet, zone: ZoneInfo, batch_size: int,
-                 poll_seconds: float, cache_limit: int = CACHE_LIMIT):
+    def __init__(
+        self,
+        *,
+        url: str,
+        role: str | None,
+        policies: PolicySet,
+        zone: ZoneInfo,
+        batch_size: int,
+        poll_seconds: float,
+        cache_limit: int = CACHE_LIMIT,
+    ):
         self.url = url
         self.role = role
         self.policies = policies
@@ -69,7 +78,7 @@ class Projector:
                 self.status.role, self.status.error = "failed", str(exc)
                 log.error("projection stopped: %s", exc)
                 return
-            except Exception as exc:  # noqa: BLE001 - connection lost, database restarting: retry
+            except Exception as exc:
                 self.status.role, self.status.error = "starting", f"{type(exc).__name__}: {exc}"
                 log.warning("projector lost its connection (%s); retrying", exc)
                 await asyncio.sleep(1.0)
@@ -80,7 +89,7 @@ class Projector:
         if self.conn is not None:
             try:
                 await asyncio.wait_for(self.conn.close(), timeout=2)
-            except Exception:  # noqa: BLE001 - the connection is already gone
+            except Exception:
                 self.conn.terminate()
             self.conn = None
 
@@ -110,7 +119,7 @@ class Projector:
                     self.status.caught_up.set()
                     try:
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         rebuilds.notice()
                         await conn.execute("SELECT 1")  # the slow poll; also notices a dead connection
         finally:
@@ -128,16 +137,18 @@ class Projector:
         """Project every committed event after the checkpoint; True if anything moved."""
         folder, moved = self.folder, False
         while True:
-            events = await read_chunk(conn, after=self.status.checkpoint, until=2**62, limit=self.batch_size,
-                                      zone=self.zone)
+            events = await read_chunk(
+                conn, after=self.status.checkpoint, until=2**62, limit=self.batch_size, zone=self.zone
+            )
             if not events:
                 return moved
             await folder.hydrate(conn, events)
             state, outcomes = folder.fold(events)
             position = events[-1].position
             async with conn.transaction():
-                await write_outcomes(conn, folder.schema, outcomes, position=position,
-                                     policy_version=self.policies.current.version)
+                await write_outcomes(
+                    conn, folder.schema, outcomes, position=position, policy_version=self.policies.current.version
+                )
             # Only once the transaction committed does the fold state move on.
             folder.accept(state)
             self.status.checkpoint = position

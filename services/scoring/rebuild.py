@@ -36,13 +36,13 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db import connect_raw
-from shared.eventstore import PROJECTION_CHANNEL
-from shared.projection_schema import generation_ddl, secondary_index_ddl, switch_views_ddl
-from shared.domain.evolve import LogEvent, Outcome
 from services.scoring.folding import ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import Totals, write_outcomes
+from shared.db import connect_raw
+from shared.domain.evolve import LogEvent, Outcome
+from shared.eventstore import PROJECTION_CHANNEL
+from shared.projection_schema import generation_ddl, secondary_index_ddl, switch_views_ddl
 
 log = logging.getLogger("kaohe.rebuild")
 REBUILD_CHANNEL = "kaohe_rebuild"
@@ -58,12 +58,21 @@ TOTALS_FLUSH = 200_000  # running-sum changes kept in memory before the bulk wri
 async def request_rebuild(conn: AsyncConnection, *, requested_by: str) -> str:
     """Queue a rebuild, or join the one already running; returns its job id. The caller commits."""
     for _attempt in range(3):
-        inserted = (await conn.execute(
-            text("INSERT INTO scoring.rebuild_jobs (job_id, state, requested_by) VALUES (:id, 'running', :by) "
-                 "ON CONFLICT DO NOTHING RETURNING job_id::text"),
-            {"id": uuid.uuid4(), "by": requested_by})).scalar()
-        job_id = inserted or (await conn.execute(
-            text("SELECT job_id::text FROM scoring.rebuild_jobs WHERE state = 'running'"))).scalar()
+        inserted = (
+            await conn.execute(
+                text(
+                    "INSERT INTO scoring.rebuild_jobs (job_id, state, requested_by) VALUES (:id, 'running', :by) "
+                    "ON CONFLICT DO NOTHING RETURNING job_id::text"
+                ),
+                {"id": uuid.uuid4(), "by": requested_by},
+            )
+        ).scalar()
+        job_id = (
+            inserted
+            or (
+                await conn.execute(text("SELECT job_id::text FROM scoring.rebuild_jobs WHERE state = 'running'"))
+            ).scalar()
+        )
         if job_id is not None:
             await conn.execute(text("SELECT pg_notify(:channel, :job)"), {"channel": REBUILD_CHANNEL, "job": job_id})
             return job_id
@@ -71,10 +80,19 @@ async def request_rebuild(conn: AsyncConnection, *, requested_by: str) -> str:
 
 
 async def job_status(conn: AsyncConnection, job_id: uuid.UUID) -> dict[str, Any] | None:
-    row = (await conn.execute(text(
-        "SELECT job_id::text, state, processed, total, events_per_second, schema_name, position, error, "
-        "requested_at, started_at, finished_at FROM scoring.rebuild_jobs WHERE job_id = :id"),
-        {"id": job_id})).mappings().first()
+    row = (
+        (
+            await conn.execute(
+                text(
+                    "SELECT job_id::text, state, processed, total, events_per_second, schema_name, position, error, "
+                    "requested_at, started_at, finished_at FROM scoring.rebuild_jobs WHERE job_id = :id"
+                ),
+                {"id": job_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     body = dict(row)
@@ -147,7 +165,7 @@ class Rebuilds:
             self.task.cancel()
             try:
                 await self.task
-            except BaseException:  # noqa: BLE001 - cancelled or failed: the next leader restarts the job
+            except BaseException:
                 pass
             self.task = None
 
@@ -159,7 +177,7 @@ class Rebuilds:
             # intact, so try again at the next step (the slow poll or the next append).
             log.warning("rebuild %s: readers held the projection; the switch will be retried", self.build.job_id)
             return
-        except Exception as exc:  # noqa: BLE001 - a lost connection restarts the projector (and the job)
+        except Exception as exc:
             if conn.is_closed():
                 raise
             await self._fail(conn, exc)
@@ -185,8 +203,12 @@ class Rebuilds:
                 for statement in generation_ddl(build.schema, secondary_indexes=False):
                     await conn.execute(statement)
                 await conn.execute(f"GRANT USAGE ON SCHEMA {build.schema} TO {READER_ROLE}")
-                await conn.execute("UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
-                                   "WHERE job_id = $1::uuid", build.job_id, build.schema)
+                await conn.execute(
+                    "UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
+                    "WHERE job_id = $1::uuid",
+                    build.job_id,
+                    build.schema,
+                )
             log.info("rebuild %s: folding the log into %s", build.job_id, build.schema)
             # The running sums are added up in memory across chunks and written in large batches,
             # the last one before the secondary indexes: until then the generation's totals lag its
@@ -195,8 +217,15 @@ class Rebuilds:
 
             async def write(events: list[LogEvent], outcomes: list[Outcome]) -> None:
                 async with conn.transaction():
-                    await write_outcomes(conn, build.schema, outcomes, position=events[-1].position,
-                                         policy_version=p.policies.current.version, notify=False, totals=totals)
+                    await write_outcomes(
+                        conn,
+                        build.schema,
+                        outcomes,
+                        position=events[-1].position,
+                        policy_version=p.policies.current.version,
+                        notify=False,
+                        totals=totals,
+                    )
                     if len(totals) > TOTALS_FLUSH:
                         await totals.write(conn, build.schema)
                     build.position = events[-1].position
@@ -209,7 +238,9 @@ class Rebuilds:
                 head = await reader.fetchval(_HEAD)
                 build.total = build.processed + await reader.fetchval(
                     "SELECT count(*) FROM eventlog.events WHERE global_position > $1 AND global_position <= $2",
-                    build.position, head)
+                    build.position,
+                    head,
+                )
                 gap = head - build.position
                 # Close to the head, or appends outpace a fold that shares the process with the live
                 # projector: the projector task finishes the catch-up alone (steps 2 and 3).
@@ -217,8 +248,14 @@ class Rebuilds:
                     break
                 previous_gap = gap
                 # (the fold turns the event loop every few hundred events: the API and the projector run)
-                await build.folder.fold_log(reader, zone=p.zone, after=build.position, until=head,
-                                            chunk=p.batch_size * BULK_BATCHES, write=write)
+                await build.folder.fold_log(
+                    reader,
+                    zone=p.zone,
+                    after=build.position,
+                    until=head,
+                    chunk=p.batch_size * BULK_BATCHES,
+                    write=write,
+                )
             async with conn.transaction():
                 await totals.write(conn, build.schema)
                 for statement in secondary_index_ddl(build.schema):
@@ -242,8 +279,9 @@ class Rebuilds:
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
                 await conn.execute("LOCK TABLE scoring.active_generation IN ACCESS EXCLUSIVE MODE")
-                while events := await read_chunk(conn, after=build.position, until=NOW, limit=p.batch_size,
-                                                 zone=p.zone):
+                while events := await read_chunk(
+                    conn, after=build.position, until=NOW, limit=p.batch_size, zone=p.zone
+                ):
                     await self._fold(conn, build, events)
                 for statement in switch_views_ddl(build.schema):
                     await conn.execute(statement)
@@ -251,16 +289,22 @@ class Rebuilds:
                 await conn.execute(
                     "UPDATE scoring.rebuild_jobs SET state = 'succeeded', finished_at = clock_timestamp(), "
                     "processed = $2, total = $2, events_per_second = $3, position = $4 WHERE job_id = $1::uuid",
-                    build.job_id, build.processed, build.events_per_second, build.position)
+                    build.job_id,
+                    build.processed,
+                    build.events_per_second,
+                    build.position,
+                )
                 await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{build.schema}:{build.position}")
         except BaseException:
             build.folder.state, build.position, build.processed = saved  # nothing of it was committed
             raise
         p.adopt_generation(folder=build.folder, position=build.position)
-        log.info("rebuild %s: %s is active at position %s (was %s)", build.job_id, build.schema, build.position,
-                 old_schema)
-        for row in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' "
-                                    "AND nspname <> $1", build.schema):
+        log.info(
+            "rebuild %s: %s is active at position %s (was %s)", build.job_id, build.schema, build.position, old_schema
+        )
+        for row in await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' AND nspname <> $1", build.schema
+        ):
             await self._drop(conn, row["nspname"])
 
     async def _fold_chunks(self, conn, build: Build, events: list[LogEvent]) -> None:
@@ -280,8 +324,14 @@ class Rebuilds:
         folder = build.folder
         await folder.hydrate(conn, events)
         state, outcomes = folder.fold(events)
-        await write_outcomes(conn, folder.schema, outcomes, position=events[-1].position,
-                             policy_version=self.projector.policies.current.version, notify=False)
+        await write_outcomes(
+            conn,
+            folder.schema,
+            outcomes,
+            position=events[-1].position,
+            policy_version=self.projector.policies.current.version,
+            notify=False,
+        )
         folder.accept(state)
         build.position = events[-1].position
         build.processed += len(events)
@@ -290,8 +340,12 @@ class Rebuilds:
     async def _fail(self, conn, exc: BaseException) -> None:
         build, self.build, self.ready = self.build, None, False
         log.error("rebuild %s failed: %r", build.job_id, exc)
-        await conn.execute("UPDATE scoring.rebuild_jobs SET state = 'failed', finished_at = clock_timestamp(), "
-                           "error = $2 WHERE job_id = $1::uuid", build.job_id, f"{type(exc).__name__}: {exc}"[:2000])
+        await conn.execute(
+            "UPDATE scoring.rebuild_jobs SET state = 'failed', finished_at = clock_timestamp(), "
+            "error = $2 WHERE job_id = $1::uuid",
+            build.job_id,
+            f"{type(exc).__name__}: {exc}"[:2000],
+        )
         if build.schema:
             await self._drop(conn, build.schema)
 
@@ -303,13 +357,17 @@ class Rebuilds:
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
                 await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        except Exception as exc:  # noqa: BLE001 - a leftover generation costs disk, not correctness
+        except Exception as exc:
             if conn.is_closed():
                 raise
             log.warning("could not drop old generation %s: %s", schema, exc)
 
 
 async def _progress(conn, build: Build) -> None:
-    await conn.execute("UPDATE scoring.rebuild_jobs SET processed = $2, total = $3, events_per_second = $4 "
-                       "WHERE job_id = $1::uuid", build.job_id, build.processed, build.total,
-                       build.events_per_second)
+    await conn.execute(
+        "UPDATE scoring.rebuild_jobs SET processed = $2, total = $3, events_per_second = $4 WHERE job_id = $1::uuid",
+        build.job_id,
+        build.processed,
+        build.total,
+        build.events_per_second,
+    )

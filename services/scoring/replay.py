@@ -3,11 +3,11 @@
 Used by the audit replay check, what-if and the tests that compare projection with a fresh fold.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from shared.domain.policy import PolicySet
 from shared.domain.evolve import Fact, FoldState, Line, LogEvent, apply
+from shared.domain.policy import PolicySet
 
 
 @dataclass

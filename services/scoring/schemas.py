@@ -40,8 +40,9 @@ class AuditDispute(BaseModel):
     reason: str
     evidence: str | None = None
     recorded_at: str
-    resolution: dict | None = Field(description="{event_id, outcome (upheld|revoked), reason, recorded_at} or null "
-                                                "while the dispute is open")
+    resolution: dict | None = Field(
+        description="{event_id, outcome (upheld|revoked), reason, recorded_at} or null while the dispute is open"
+    )
 
 
 class ReplayCheck(BaseModel):
@@ -51,8 +52,10 @@ class ReplayCheck(BaseModel):
 
 
 class DeductionAudit(BaseModel):
-    event: dict = Field(description="The event as recorded: event_id, global_position, stream_id, stream_version, "
-                                    "type, schema_version, occurred_at, recorded_at, actor, data, metadata")
+    event: dict = Field(
+        description="The event as recorded: event_id, global_position, stream_id, stream_version, "
+        "type, schema_version, occurred_at, recorded_at, actor, data, metadata"
+    )
     unit_id: str
     year: int
     clause: str

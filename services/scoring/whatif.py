@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
+from shared.domain.evolve import FoldError, FoldState, Outcome, apply
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
-from shared.problems import Problem, validation_errors
 from shared.domain.ranks import competition_ranks
+from shared.problems import Problem, validation_errors
 from shared.service import ServiceState, db_role
-from shared.domain.evolve import FoldError, FoldState, Outcome, apply
-from services.scoring.log_reader import stream_log
 
 
 def proposed_policy(document: Any) -> Policy:
@@ -65,8 +65,7 @@ class PeriodPoints:
         return totals
 
 
-async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Period,
-                  zone: ZoneInfo) -> dict[str, Any]:
+async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Period, zone: ZoneInfo) -> dict[str, Any]:
     """Fold the whole log under both policies and put the period's points and ranks side by side."""
     alone = PolicySet([proposed])
     current_state, proposed_state = FoldState(), FoldState()
@@ -89,16 +88,27 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
         await asyncio.sleep(0)  # the fold is CPU work: let the projector and other requests run
     before, after = current.points(), changed.points()
     end = period.end(zone)
-    rows = [{"unit_id": unit_id, "unit_name": name, "current_points": before.get(unit_id, 0),
-             "proposed_points": after.get(unit_id, 0)}
-            for unit_id, (name, registered) in units.items()
-            if registered < end or unit_id in before or unit_id in after]  # who appears in the ranking
+    rows = [
+        {
+            "unit_id": unit_id,
+            "unit_name": name,
+            "current_points": before.get(unit_id, 0),
+            "proposed_points": after.get(unit_id, 0),
+        }
+        for unit_id, (name, registered) in units.items()
+        if registered < end or unit_id in before or unit_id in after
+    ]  # who appears in the ranking
     for row in rows:
         row["change"] = row["proposed_points"] - row["current_points"]
     competition_ranks(rows, "current_points", "unit_id", rank_field="current_rank")
     competition_ranks(rows, "proposed_points", "unit_id", rank_field="proposed_rank")
-    return {"period": period.label, "position": position, "current_policy_version": policies.current.version,
-            "proposed_policy_version": proposed.version, "rows": rows}
+    return {
+        "period": period.label,
+        "position": position,
+        "current_policy_version": policies.current.version,
+        "proposed_policy_version": proposed.version,
+        "rows": rows,
+    }
 
 
 async def what_if(state: ServiceState, *, document: Any, period: Period) -> dict[str, Any]:
@@ -106,7 +116,6 @@ async def what_if(state: ServiceState, *, document: Any, period: Period) -> dict
     proposed = proposed_policy(document)
     raw = await connect_raw(state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings))
     try:
-        return await compare(raw, policies=state.policies, proposed=proposed, period=period,
-                             zone=state.settings.zone)
+        return await compare(raw, policies=state.policies, proposed=proposed, period=period, zone=state.settings.zone)
     finally:
         await raw.close()

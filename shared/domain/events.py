@@ -230,7 +230,7 @@ DATA_MODELS: dict[str, type[Data]] = {
 EVENT_MODELS: dict[str, type[Envelope]] = {name: _envelope(name, model) for name, model in DATA_MODELS.items()}
 EVENT_TYPES: tuple[str, ...] = tuple(DATA_MODELS)
 
-NewEvent = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]  # type: ignore[misc]
+NewEvent = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]  # type: ignore[misc]  # noqa: UP007 (a Union of a runtime tuple)
 new_event_adapter: TypeAdapter = TypeAdapter(NewEvent)
 
 DEDUCTION_TYPES = frozenset(
@@ -238,7 +238,9 @@ DEDUCTION_TYPES = frozenset(
 )
 # Events whose ledger lines an `event.revoked` may cancel: the ones that earn or lose points or money.
 REVOCABLE_TYPES = DEDUCTION_TYPES | {"unit.assessed", "item.adopted", "item.endorsed"}
-PLATFORM_TYPES = frozenset({"unit.registered", "officer.registered"}) | {t for t in EVENT_TYPES if t.startswith("item.")}
+PLATFORM_TYPES = frozenset({"unit.registered", "officer.registered"}) | {
+    t for t in EVENT_TYPES if t.startswith("item.")
+}
 
 
 def stream_of(type_name: str, data: dict[str, Any]) -> str | None:

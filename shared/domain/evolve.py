@@ -4,10 +4,11 @@ Pure: no I/O, no clock, no database. The projector, the rebuild, time travel, th
 what-if all call this one function; every number comes from the policy.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from immutables import Map
 
@@ -103,12 +104,12 @@ class FoldState(NamedTuple):
     event over millions of events, and NamedTuple `_replace` costs several times a plain construction.
     """
 
-    units: Map = _EMPTY          # unit_id -> Unit
-    items: Map = _EMPTY          # item_id -> Item (the projector keeps only those the next chunk reads)
-    targets: Map = _EMPTY        # (unit_id, year, month or 0) -> (submissions, adoptions)
-    month_counts: Map = _EMPTY   # (unit_id, YYYYMM) -> (submitted, adopted)
-    adoptions: Map = _EMPTY      # adoption event id -> (unit_id, YYYYMM) while it counts (likewise)
-    closes: Map = _EMPTY         # YYYYMM -> event id of the close in force
+    units: Map = _EMPTY  # unit_id -> Unit
+    items: Map = _EMPTY  # item_id -> Item (the projector keeps only those the next chunk reads)
+    targets: Map = _EMPTY  # (unit_id, year, month or 0) -> (submissions, adoptions)
+    month_counts: Map = _EMPTY  # (unit_id, YYYYMM) -> (submitted, adopted)
+    adoptions: Map = _EMPTY  # adoption event id -> (unit_id, YYYYMM) while it counts (likewise)
+    closes: Map = _EMPTY  # YYYYMM -> event id of the close in force
 
 
 def split_reward(total: Decimal, authors: int) -> list[Decimal]:
@@ -127,17 +128,60 @@ def _shares(total_text: str, authors: int) -> tuple[Decimal, ...]:
     return (total - share * (authors - 1),) + (share,) * (authors - 1)
 
 
-def _effect_lines(event: LogEvent, policy: Policy, effect: Effect, *, unit_id: str, officers: tuple[str, ...],
-                  item_id: str | None, points: int | None = None, split_money: bool = True) -> list[Line]:
+def _effect_lines(
+    event: LogEvent,
+    policy: Policy,
+    effect: Effect,
+    *,
+    unit_id: str,
+    officers: tuple[str, ...],
+    item_id: str | None,
+    points: int | None = None,
+    split_money: bool = True,
+) -> list[Line]:
     """The unit's line and one line per named officer: full points each, money split among them."""
     points = effect.points if points is None else points
     note = event.data.get("note")
     shares = _shares(str(effect.yuan), len(officers)) if split_money else (ZERO,) * len(officers)
-    lines = [Line(event.event_id, 0, event.position, event.occurred_at, event.month, unit_id, None, effect.clause,
-                  effect.reward_clause, points, effect.yuan, officers, item_id, note, policy.version)]
+    lines = [
+        Line(
+            event.event_id,
+            0,
+            event.position,
+            event.occurred_at,
+            event.month,
+            unit_id,
+            None,
+            effect.clause,
+            effect.reward_clause,
+            points,
+            effect.yuan,
+            officers,
+            item_id,
+            note,
+            policy.version,
+        )
+    ]
     for seq, (officer_id, share) in enumerate(zip(officers, shares), start=1):
-        lines.append(Line(event.event_id, seq, event.position, event.occurred_at, event.month, unit_id, officer_id,
-                          effect.clause, effect.reward_clause, points, share, officers, item_id, note, policy.version))
+        lines.append(
+            Line(
+                event.event_id,
+                seq,
+                event.position,
+                event.occurred_at,
+                event.month,
+                unit_id,
+                officer_id,
+                effect.clause,
+                effect.reward_clause,
+                points,
+                share,
+                officers,
+                item_id,
+                note,
+                policy.version,
+            )
+        )
     return lines
 
 
@@ -147,18 +191,24 @@ def _count(state: FoldState, unit_id: str, month: int, submitted: int, adopted: 
 
 
 def _deduction_effect(policy: Policy, clause_id: str, points: int | None = None) -> Effect:
-    return Effect(clause=clause_id, points=policy.points_of(clause_id) if points is None else points,
-                  reward_clause=None, yuan=ZERO)
+    return Effect(
+        clause=clause_id,
+        points=policy.points_of(clause_id) if points is None else points,
+        reward_clause=None,
+        yuan=ZERO,
+    )
 
 
 # --- one handler per event type -------------------------------------------------------------------
+
 
 def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
     d = event.data
     row = ("units", (d["unit_id"], d["name"], d["kind"], event.occurred_at, event.position))
     units = state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))
-    return FoldState(units, state.items, state.targets, state.month_counts, state.adoptions, state.closes), \
-        Outcome(rows=(row,))
+    return FoldState(units, state.items, state.targets, state.month_counts, state.adoptions, state.closes), Outcome(
+        rows=(row,)
+    )
 
 
 def _officer_registered(state: FoldState, event: LogEvent, _policy: Policy):
@@ -172,8 +222,9 @@ def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
     month = d.get("month") or 0
     row = ("targets", (event.position, d["unit_id"], d["year"], month, d["submissions"], d["adoptions"]))
     targets = state.targets.set((d["unit_id"], d["year"], month), (d["submissions"], d["adoptions"]))
-    return FoldState(state.units, state.items, targets, state.month_counts, state.adoptions, state.closes), \
-        Outcome(rows=(row,))
+    return FoldState(state.units, state.items, targets, state.month_counts, state.adoptions, state.closes), Outcome(
+        rows=(row,)
+    )
 
 
 def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
@@ -181,9 +232,14 @@ def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
     authors = tuple(d.get("authors", ()))
     row = ("items", (d["item_id"], d["unit_id"], d["title"], d["kind"], list(authors), event.month, event.position))
     fact = Fact(event.event_id, event.position, event.month, d["unit_id"], "submitted", None, d["item_id"], authors)
-    new_state = FoldState(state.units, state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
-                          state.targets, _count(state, d["unit_id"], event.month, 1, 0), state.adoptions,
-                          state.closes)
+    new_state = FoldState(
+        state.units,
+        state.items.set(d["item_id"], Item(d["unit_id"], d["kind"], authors)),
+        state.targets,
+        _count(state, d["unit_id"], event.month, 1, 0),
+        state.adoptions,
+        state.closes,
+    )
     return new_state, Outcome(facts=(fact,), rows=(row,))
 
 
@@ -195,12 +251,36 @@ def _item_adopted(state: FoldState, event: LogEvent, policy: Policy):
     contribution = policy.document.contribution
     for seq, contributor in enumerate(d.get("contributors", ()), start=len(lines)):
         points = policy.points_of(contribution) + contributor.get("extra_points", 0)
-        lines.append(Line(event.event_id, seq, event.position, event.occurred_at, event.month, contributor["unit_id"],
-                          None, contribution, None, points, ZERO, (), d["item_id"], None, policy.version))
-    fact = Fact(event.event_id, event.position, event.month, item.unit_id, "adopted", d["channel"], d["item_id"],
-                item.authors)
-    new_state = FoldState(state.units, state.items, state.targets, _count(state, item.unit_id, event.month, 0, 1),
-                          state.adoptions.set(event.event_id, (item.unit_id, event.month)), state.closes)
+        lines.append(
+            Line(
+                event.event_id,
+                seq,
+                event.position,
+                event.occurred_at,
+                event.month,
+                contributor["unit_id"],
+                None,
+                contribution,
+                None,
+                points,
+                ZERO,
+                (),
+                d["item_id"],
+                None,
+                policy.version,
+            )
+        )
+    fact = Fact(
+        event.event_id, event.position, event.month, item.unit_id, "adopted", d["channel"], d["item_id"], item.authors
+    )
+    new_state = FoldState(
+        state.units,
+        state.items,
+        state.targets,
+        _count(state, item.unit_id, event.month, 0, 1),
+        state.adoptions.set(event.event_id, (item.unit_id, event.month)),
+        state.closes,
+    )
     return new_state, Outcome(lines=tuple(lines), facts=(fact,))
 
 
@@ -209,8 +289,9 @@ def _item_endorsed(state: FoldState, event: LogEvent, policy: Policy):
     item: Item = state.items[d["item_id"]]
     effect = policy.endorsement[d["level"]]
     lines = _effect_lines(event, policy, effect, unit_id=item.unit_id, officers=item.authors, item_id=d["item_id"])
-    fact = Fact(event.event_id, event.position, event.month, item.unit_id, "endorsed", d["level"], d["item_id"],
-                item.authors)
+    fact = Fact(
+        event.event_id, event.position, event.month, item.unit_id, "endorsed", d["level"], d["item_id"], item.authors
+    )
     return state, Outcome(lines=tuple(lines), facts=(fact,))
 
 
@@ -232,9 +313,15 @@ def _deduction(clause_of: Callable[[Policy, dict], tuple[str, int | None]]):
         d = event.data
         clause_id, points = clause_of(policy, d)
         effect = _deduction_effect(policy, clause_id, points)
-        lines = _effect_lines(event, policy, effect, unit_id=d["unit_id"],
-                              officers=tuple(d.get("responsible_officers", ())), item_id=d.get("item_id"),
-                              split_money=False)
+        lines = _effect_lines(
+            event,
+            policy,
+            effect,
+            unit_id=d["unit_id"],
+            officers=tuple(d.get("responsible_officers", ())),
+            item_id=d.get("item_id"),
+            split_money=False,
+        )
         return state, Outcome(lines=tuple(lines))
 
     return handler
@@ -244,8 +331,14 @@ def _revoke(state: FoldState, event: LogEvent, target_event_id: str) -> tuple[Fo
     counted = state.adoptions.get(target_event_id)
     if counted is not None:
         unit_id, month = counted
-        state = FoldState(state.units, state.items, state.targets, _count(state, unit_id, month, 0, -1),
-                          state.adoptions.delete(target_event_id), state.closes)
+        state = FoldState(
+            state.units,
+            state.items,
+            state.targets,
+            _count(state, unit_id, month, 0, -1),
+            state.adoptions.delete(target_event_id),
+            state.closes,
+        )
     return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position),))
 
 
@@ -286,11 +379,29 @@ def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
         else:  # submissions met, adoptions not: a line that awards nothing and says why
             clause_id, note = rules.adoptions_missed, f"完成报送目标但未完成采用目标，不计分（{tally}）"
             points = 0
-        lines.append(Line(event.event_id, len(lines), event.position, event.occurred_at, key, unit_id, None, clause_id,
-                          None, points, ZERO, (), None, note, policy.version))
+        lines.append(
+            Line(
+                event.event_id,
+                len(lines),
+                event.position,
+                event.occurred_at,
+                key,
+                unit_id,
+                None,
+                clause_id,
+                None,
+                points,
+                ZERO,
+                (),
+                None,
+                note,
+                policy.version,
+            )
+        )
     closes = state.closes.set(key, event.event_id)
-    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), \
-        Outcome(lines=tuple(lines))
+    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), Outcome(
+        lines=tuple(lines)
+    )
 
 
 def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
@@ -298,8 +409,9 @@ def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
     close_id = state.closes[key]
     revocation = Revocation(close_id, event.event_id, event.position)
     closes = state.closes.delete(key)
-    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), \
-        Outcome(revocations=(revocation,))
+    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), Outcome(
+        revocations=(revocation,)
+    )
 
 
 def _no_effect(state: FoldState, _event: LogEvent, _policy: Policy):

@@ -1,10 +1,16 @@
 """Many valid events quickly: units, items, adoptions and a few deductions, for load-shaped tests."""
 
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-CHANNEL_KINDS = (("district_zhengwu", "single"), ("city", "single"), ("website_today", "brief"),
-                 ("province", "research"), ("district_daily", "brief"))
+CHANNEL_KINDS = (
+    ("district_zhengwu", "single"),
+    ("city", "single"),
+    ("website_today", "brief"),
+    ("province", "research"),
+    ("district_daily", "brief"),
+)
 
 
 def bulk_events(*, units: int, items_per_unit: int, prefix: str = "B") -> Iterator[dict[str, Any]]:
@@ -16,8 +22,11 @@ def bulk_events(*, units: int, items_per_unit: int, prefix: str = "B") -> Iterat
         for u in range(units):
             channel, kind = CHANNEL_KINDS[(u + i) % len(CHANNEL_KINDS)]
             item_id = f"{prefix}I{u}-{i}"
-            yield _event("item.submitted", {"item_id": item_id, "unit_id": f"{prefix}U{u}", "title": f"信息{i}",
-                                            "kind": kind}, at)
+            yield _event(
+                "item.submitted",
+                {"item_id": item_id, "unit_id": f"{prefix}U{u}", "title": f"信息{i}", "kind": kind},
+                at,
+            )
             yield _event("item.adopted", {"item_id": item_id, "channel": channel}, at)
     for u in range(0, units, 7):
         yield _event("unit.criticized", {"unit_id": f"{prefix}U{u}"}, at)

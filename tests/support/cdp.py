@@ -13,18 +13,33 @@ import threading
 import time
 from typing import Any
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars", "--lang=zh-CN",
-         "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--lang=zh-CN",
+    "--remote-debugging-pipe",
+]
 
 
 def ensure_chromium() -> str:
     """Debian's chromium and a font with Chinese glyphs, installed when missing."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout \
-        if shutil.which("fc-list") else ""
-    wanted = [p for p, missing in (("chromium", shutil.which("chromium") is None),
-                                   ("fonts-wqy-microhei", not fonts.strip())) if missing]
+    fonts = (
+        subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+        if shutil.which("fc-list")
+        else ""
+    )
+    wanted = [
+        p
+        for p, missing in (("chromium", shutil.which("chromium") is None), ("fonts-wqy-microhei", not fonts.strip()))
+        if missing
+    ]
     if wanted:
         install = ["apt-get", "install", "-y", "-q", *wanted]
         if subprocess.run(install, env=env, capture_output=True).returncode != 0:
@@ -51,9 +66,13 @@ class Browser:
             os.dup2(to_browser_r, 3)
             os.dup2(from_browser_w, 4)
 
-        self.process = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-                                        pass_fds=(3, 4), preexec_fn=place_fds,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [chromium, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            pass_fds=(3, 4),
+            preexec_fn=place_fds,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._next_id = 0
@@ -79,8 +98,9 @@ class Browser:
                 else:
                     self.events.put(message)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0,
-             session: bool = True) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0, session: bool = True
+    ) -> dict[str, Any]:
         with self._lock:
             self._next_id += 1
             ident, answer = self._next_id, queue.Queue()
@@ -96,10 +116,13 @@ class Browser:
 
     def open(self, url: str, *, width: int, height: int) -> None:
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
-                                 session=False)["sessionId"]
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
+            "sessionId"
+        ]
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.call("Page.enable")
         self.call("Page.navigate", {"url": url})
 
@@ -126,7 +149,7 @@ class Browser:
     def close(self) -> None:
         try:
             self.call("Browser.close", session=False, timeout=5)
-        except Exception:  # noqa: BLE001 - a browser that is already gone is closed enough
+        except Exception:
             pass
         try:
             self.process.wait(timeout=10)

@@ -2,17 +2,27 @@
 
 from decimal import Decimal
 
-from shared.db import connect_raw
-from shared.settings import Settings
-from shared.domain.policy import load_policies
 from services.scoring.log_reader import stream_log
 from services.scoring.replay import Replay
+from shared.db import connect_raw
+from shared.domain.policy import load_policies
+from shared.settings import Settings
 
 
 def _fold_rows(replay: Replay) -> set[tuple]:
     return {
-        (line.event_id, line.seq, line.position, line.month, line.unit_id, line.officer_id, line.clause,
-         line.points, Decimal(line.reward_yuan), replay.revoked.get(line.event_id, (None,))[0])
+        (
+            line.event_id,
+            line.seq,
+            line.position,
+            line.month,
+            line.unit_id,
+            line.officer_id,
+            line.clause,
+            line.points,
+            Decimal(line.reward_yuan),
+            replay.revoked.get(line.event_id, (None,))[0],
+        )
         for line in replay.lines
     }
 
@@ -36,7 +46,8 @@ async def projection_rows(url: str) -> tuple[int, set[tuple]]:
         position = await conn.fetchval("SELECT position FROM proj.checkpoint")
         rows = await conn.fetch(
             "SELECT event_id::text, seq, global_position, month, unit_id, officer_id, clause, points, reward_yuan, "
-            "revoked_by::text FROM proj.lines")
+            "revoked_by::text FROM proj.lines"
+        )
         return position, {tuple(row) for row in rows}
     finally:
         await conn.close()
@@ -48,6 +59,7 @@ async def assert_projection_equals_fresh_fold(url: str) -> int:
     position, stored = await projection_rows(url)
     assert position == replay.position, f"projection at {position}, log at {replay.position}"
     folded = _fold_rows(replay)
-    assert stored == folded, (f"{len(stored - folded)} stored lines not in the fold, "
-                              f"{len(folded - stored)} folded lines not stored")
+    assert stored == folded, (
+        f"{len(stored - folded)} stored lines not in the fold, {len(folded - stored)} folded lines not stored"
+    )
     return len(stored)

@@ -47,7 +47,9 @@ async def create_database(server: str, *, template: str | None = None, prefix: s
             # from a template: give the copy the template's.
             grants = await conn.fetch(
                 "SELECT a.privilege_type, a.grantee::regrole::text AS grantee "
-                "FROM pg_database, aclexplode(datacl) AS a WHERE datname = $1 AND a.grantee <> 0", template)
+                "FROM pg_database, aclexplode(datacl) AS a WHERE datname = $1 AND a.grantee <> 0",
+                template,
+            )
             for grant in grants:
                 await conn.execute(f'GRANT {grant["privilege_type"]} ON DATABASE "{name}" TO {grant["grantee"]}')
     finally:

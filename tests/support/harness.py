@@ -9,19 +9,23 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from shared.settings import Settings
 from services.ingest.app import create_app as create_ingest
 from services.reporting.app import create_app as create_reporting
 from services.scoring.app import create_app as create_scoring
+from shared.settings import Settings
 
 ADMIN_KEY = "kh_testadmin_" + "x" * 40
 
 
 def settings_for(url: str, **overrides: Any) -> Settings:
-    values = {"DATABASE_URL": url, "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "KAOHE_PROJECTOR_POLL_SECONDS": 0.5,
-              # A tiny fold cache makes every test exercise hydration of items and adoptions.
-              "KAOHE_FOLD_CACHE": 2,
-              **overrides}
+    values = {
+        "DATABASE_URL": url,
+        "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "KAOHE_PROJECTOR_POLL_SECONDS": 0.5,
+        # A tiny fold cache makes every test exercise hydration of items and adoptions.
+        "KAOHE_FOLD_CACHE": 2,
+        **overrides,
+    }
     return Settings(**values)
 
 
@@ -34,10 +38,23 @@ class Kaohe:
     reporting: httpx.AsyncClient
     apps: dict[str, FastAPI] = field(default_factory=dict)
 
-    async def post(self, type_name: str, data: dict[str, Any], *, occurred_at: str = "2026-03-05T10:00:00+08:00",
-                   event_id: str | None = None, expect: int | None = 201, **extra: Any) -> dict[str, Any]:
-        body = {"event_id": event_id or str(uuid.uuid4()), "type": type_name, "occurred_at": occurred_at,
-                "data": data, **extra}
+    async def post(
+        self,
+        type_name: str,
+        data: dict[str, Any],
+        *,
+        occurred_at: str = "2026-03-05T10:00:00+08:00",
+        event_id: str | None = None,
+        expect: int | None = 201,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "event_id": event_id or str(uuid.uuid4()),
+            "type": type_name,
+            "occurred_at": occurred_at,
+            "data": data,
+            **extra,
+        }
         response = await self.ingest.post("/v1/events", json=body)
         if expect is not None:
             assert response.status_code == expect, response.text
@@ -81,13 +98,19 @@ class Kaohe:
 async def running_kaohe(url: str, *, key: str | None = ADMIN_KEY, **overrides: Any):
     """Start the three apps (lifespans included) against `url` and yield a Kaohe."""
     settings = settings_for(url, **overrides)
-    apps = {"ingest": create_ingest(settings), "scoring": create_scoring(settings),
-            "reporting": create_reporting(settings)}
+    apps = {
+        "ingest": create_ingest(settings),
+        "scoring": create_scoring(settings),
+        "reporting": create_reporting(settings),
+    }
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with contextlib.AsyncExitStack() as stack:
         clients = {}
         for name, app in apps.items():
             await stack.enter_async_context(app.router.lifespan_context(app))
-            clients[name] = await stack.enter_async_context(httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=headers, timeout=60))
+            clients[name] = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=headers, timeout=60
+                )
+            )
         yield Kaohe(**clients, apps=apps)

@@ -19,20 +19,41 @@ def officer(officer_id: str, unit_id: str, name: str, at: str = JANUARY) -> dict
     return event("officer.registered", {"officer_id": officer_id, "unit_id": unit_id, "name": name}, at)
 
 
-def target(unit_id: str, submissions: int, adoptions: int, *, year: int = 2026, month: int | None = None,
-           at: str = JANUARY) -> dict[str, Any]:
-    return event("unit.target-set", {"unit_id": unit_id, "year": year, "month": month, "submissions": submissions,
-                                     "adoptions": adoptions}, at)
+def target(
+    unit_id: str, submissions: int, adoptions: int, *, year: int = 2026, month: int | None = None, at: str = JANUARY
+) -> dict[str, Any]:
+    return event(
+        "unit.target-set",
+        {"unit_id": unit_id, "year": year, "month": month, "submissions": submissions, "adoptions": adoptions},
+        at,
+    )
 
 
-def item(item_id: str, unit_id: str, *, title: str | None = None, kind: str = "single",
-         authors: tuple[str, ...] = (), at: str = MARCH) -> dict[str, Any]:
-    return event("item.submitted", {"item_id": item_id, "unit_id": unit_id, "title": title or f"信息{item_id}",
-                                    "kind": kind, "authors": list(authors)}, at)
+def item(
+    item_id: str,
+    unit_id: str,
+    *,
+    title: str | None = None,
+    kind: str = "single",
+    authors: tuple[str, ...] = (),
+    at: str = MARCH,
+) -> dict[str, Any]:
+    return event(
+        "item.submitted",
+        {
+            "item_id": item_id,
+            "unit_id": unit_id,
+            "title": title or f"信息{item_id}",
+            "kind": kind,
+            "authors": list(authors),
+        },
+        at,
+    )
 
 
-def adopt(item_id: str, channel: str, *, issue: str | None = None, at: str = MARCH, event_id: str | None = None,
-          **extra: Any) -> dict[str, Any]:
+def adopt(
+    item_id: str, channel: str, *, issue: str | None = None, at: str = MARCH, event_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
     data = {"item_id": item_id, "channel": channel, **extra}
     if issue is not None:
         data["issue"] = issue
@@ -48,8 +69,11 @@ def revoke(target_event_id: str, at: str = MARCH) -> dict[str, Any]:
 
 
 def late(unit_id: str, level: str, kind: str, officers: tuple[str, ...] = (), at: str = MARCH) -> dict[str, Any]:
-    return event("unit.late-reported", {"unit_id": unit_id, "level": level, "kind": kind,
-                                        "responsible_officers": list(officers)}, at)
+    return event(
+        "unit.late-reported",
+        {"unit_id": unit_id, "level": level, "kind": kind, "responsible_officers": list(officers)},
+        at,
+    )
 
 
 def criticized(unit_id: str, officers: tuple[str, ...] = (), at: str = MARCH) -> dict[str, Any]:
@@ -60,12 +84,23 @@ def false_information(unit_id: str, points: int, at: str = MARCH) -> dict[str, A
     return event("unit.false-information", {"unit_id": unit_id, "points": points}, at)
 
 
-def items_adopted(unit_id: str, prefix: str, count: int, channel: str = "district_zhengwu", *,
-                  authors: tuple[str, ...] = (), kind: str = "single", at: str = MARCH) -> list[dict[str, Any]]:
+def items_adopted(
+    unit_id: str,
+    prefix: str,
+    count: int,
+    channel: str = "district_zhengwu",
+    *,
+    authors: tuple[str, ...] = (),
+    kind: str = "single",
+    at: str = MARCH,
+) -> list[dict[str, Any]]:
     """`count` items of a unit, each adopted once in `channel`."""
     events = []
     for n in range(1, count + 1):
-        events += [item(f"{prefix}{n}", unit_id, authors=authors, kind=kind, at=at), adopt(f"{prefix}{n}", channel, at=at)]
+        events += [
+            item(f"{prefix}{n}", unit_id, authors=authors, kind=kind, at=at),
+            adopt(f"{prefix}{n}", channel, at=at),
+        ]
     return events
 
 

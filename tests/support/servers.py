@@ -44,16 +44,31 @@ class Server:
                 self.kill()
 
 
-def start(name: str, database_url: str, log_dir: Path, *, env: dict[str, str] | None = None,
-          log_level: str = "warning") -> Server:
+def start(
+    name: str, database_url: str, log_dir: Path, *, env: dict[str, str] | None = None, log_level: str = "warning"
+) -> Server:
     port = free_port()
     log_path = log_dir / f"{name}-{port}.log"
     environment = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"services.{name}.app:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", log_level],
-            cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"services.{name}.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                log_level,
+            ],
+            cwd=REPO,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return Server(name, port, process, log_path)
 
 
