@@ -22,8 +22,8 @@ from services.scoring.folding import ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import write_outcomes
 from shared.db import connect_raw
-from shared.domain.policy import load_policies
 from shared.migrate import upgrade
+from shared.policy_files import load_policies
 from shared.projection_schema import generation_ddl
 from shared.settings import Settings
 from tests.support.database import server_url, with_database
@@ -175,7 +175,7 @@ async def main() -> None:
     args = parser.parse_args()
     url = await _database(args.events, args.reload)
     settings = Settings()
-    policies = load_policies(settings.policy_dir)
+    policies = load_policies(settings.policy_dir, settings.zone)
     conn = await connect_raw(url)
     await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     for statement in generation_ddl(SCHEMA, secondary_indexes=args.mode == "loop" or args.indexes_first):

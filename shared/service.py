@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import KeyCache, authenticate_first, ensure_bootstrap_key
 from shared.db import make_engine
-from shared.domain.policy import PolicySet, load_policies
+from shared.domain.policy import PolicySet
 from shared.http import MIB, BodyLimit, RequestId
 from shared.observability import Metrics, Observe, setup_json_logging
+from shared.policy_files import load_policies
 from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
 
@@ -66,7 +67,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or Settings()
         setup_json_logging()
-        policies = load_policies(resolved.policy_dir)  # a bad policy file stops the service here
+        policies = load_policies(resolved.policy_dir, resolved.zone)  # a bad policy file stops the service here
         engine = make_engine(
             resolved.service_database_url(name), role=_role_for(name, resolved), pool_size=resolved.pool_size
         )

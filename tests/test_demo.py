@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shared.domain.events import EVENT_TYPES, new_event_adapter
-from shared.domain.policy import load_policies
+from shared.policy_files import load_policies
 from shared.settings import Settings
 from tests.support.harness import ADMIN_KEY
 from tools.cli import build_parser
@@ -104,7 +104,7 @@ async def test_the_default_district_loads_and_covers_every_clause(kaohe):
         ledger = await kaohe.unit_ledger(unit_id, "2025")
         clauses |= _ledger_clauses(ledger["entries"])
         revoked += sum(e["revoked_by"] is not None for e in ledger["entries"])
-    policy = load_policies(Settings().policy_dir).current
+    policy = load_policies(Settings().policy_dir, Settings().zone).current
     scored = {c.id for c in policy.document.clauses if c.points is not None or c.points_range or c.yuan}
     assert scored - clauses == set()
     for prefix, last in (("S", 10), ("D", 8), ("R", 8)):

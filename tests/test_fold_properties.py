@@ -18,18 +18,19 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from services.scoring.replay import Replay
 from shared.domain.evolve import LogEvent
 from shared.domain.money import yuan
 from shared.domain.periods import parse_period
-from shared.domain.policy import PolicySet, load_policies
+from shared.domain.policy import PolicySet
+from shared.policy_files import load_policies
 from shared.settings import REPO_ROOT
 from tests.support import factories as f
 from tests.support.database import create_database, drop_database, with_database
 from tests.support.harness import running_kaohe
+from tests.support.replay import Replay
 
 ZONE = ZoneInfo("Asia/Shanghai")
-POLICIES = load_policies(REPO_ROOT / "policies")
+POLICIES = load_policies(REPO_ROOT / "policies", ZoneInfo("Asia/Shanghai"))
 PERIODS = ("2025", "2026", "2026-Q1", "2026-Q2")
 CHANNEL_KINDS = {channel: kinds for channel, kinds in POLICIES.current.accepted_kinds.items()}
 # Business times, including both sides of local midnight at the end of March.

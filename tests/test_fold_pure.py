@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.evolve import FoldError, FoldState, LogEvent, apply, split_reward
-from shared.domain.policy import load_policies
+from shared.domain.evolve import FoldError, FoldState, LogEvent, evolve, split_reward
+from shared.policy_files import load_policies
 from shared.settings import REPO_ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-POLICY = load_policies(REPO_ROOT / "policies").current
+POLICIES = load_policies(REPO_ROOT / "policies", SHANGHAI)
+POLICY = POLICIES.current
 _positions = count(1)
 
 
@@ -28,7 +29,7 @@ def ev(type_name: str, data: dict, *, at: str = "2026-03-05T10:00:00+08:00", eve
 def fold(*events: LogEvent, state: FoldState | None = None):
     state, outcomes = state or FoldState(), []
     for event in events:
-        state, outcome = apply(state, event, POLICY)
+        state, outcome = evolve(state, event, POLICIES)
         outcomes.append(outcome)
     return state, outcomes
 
@@ -203,8 +204,8 @@ def test_apply_does_not_change_the_state_it_is_given():
     state, _ = world()
     snapshot = state
     adoption = ev("item.adopted", {"item_id": "I1", "channel": "province"})
-    first = apply(state, adoption, POLICY)
-    second = apply(state, adoption, POLICY)
+    first = evolve(state, adoption, POLICIES)
+    second = evolve(state, adoption, POLICIES)
     assert first == second
     assert state == snapshot and state.month_counts[("U1", 202603)] == (1, 0)
 
@@ -213,6 +214,6 @@ def test_an_event_the_fold_cannot_apply_is_a_fold_error_naming_its_position():
     state, _ = world()
     unknown_item = ev("item.adopted", {"item_id": "NOPE", "channel": "city"})
     with pytest.raises(FoldError, match=f"position {unknown_item.position}"):
-        apply(state, unknown_item, POLICY)
+        evolve(state, unknown_item, POLICIES)
     with pytest.raises(FoldError, match="unit.renamed"):
-        apply(state, ev("unit.renamed", {"unit_id": "U1"}), POLICY)
+        evolve(state, ev("unit.renamed", {"unit_id": "U1"}), POLICIES)

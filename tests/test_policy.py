@@ -7,9 +7,12 @@ import pytest
 import yaml
 
 from services.scoring.app import create_app as create_scoring
-from shared.domain.policy import PolicyError, load_policies
+from shared.domain.policy import PolicyError
+from shared.policy_files import load_policies
 from shared.settings import Settings
 from tests.support.harness import settings_for
+
+ZONE = Settings().zone
 
 POLICY_DIR = Settings().policy_dir
 
@@ -57,7 +60,7 @@ RULEBOOK_YUAN = {
 
 
 def test_the_policy_file_holds_every_clause_with_the_rulebooks_numbers():
-    policy = load_policies(POLICY_DIR).current
+    policy = load_policies(POLICY_DIR, ZONE).current
     for clause_id, points in RULEBOOK_POINTS.items():
         assert policy.clauses[clause_id].points == points, clause_id
         assert policy.clauses[clause_id].text, clause_id
@@ -80,7 +83,7 @@ def _broken_copy(tmp_path: Path, mutate) -> Path:
 @pytest.mark.parametrize(
     "mutate, field",
     [
-        (lambda d: d["adoptions"]["city"]["single"].update(points="S99"), "adoptions.city.single.points"),
+        (lambda d: d["channels"]["city"]["kinds"]["single"].update(points="S99"), "channels.city.kinds.single.points"),
         (lambda d: d["clauses"][3].update(points="many"), "clauses.3.points"),
         (lambda d: d.pop("thresholds"), "thresholds"),
         (lambda d: d["late_reported"]["city"].pop("missed"), "late_reported.city"),
@@ -88,11 +91,11 @@ def _broken_copy(tmp_path: Path, mutate) -> Path:
 )
 def test_a_bad_policy_file_is_refused_naming_the_field(tmp_path, mutate, field):
     with pytest.raises(PolicyError, match=field.replace(".", r"\.")):
-        load_policies(_broken_copy(tmp_path, mutate))
+        load_policies(_broken_copy(tmp_path, mutate), ZONE)
 
 
 async def test_a_bad_policy_file_stops_the_service(tmp_path, database_url):
-    directory = _broken_copy(tmp_path, lambda d: d["endorsements"].pop("city"))
+    directory = _broken_copy(tmp_path, lambda d: d["endorsements"]["city"].update(points="S99"))
     app = create_scoring(settings_for(database_url, KAOHE_POLICY_DIR=str(directory)))
     with pytest.raises(PolicyError, match="endorsements"):
         async with app.router.lifespan_context(app):

@@ -12,8 +12,11 @@ import openpyxl
 from docx import Document
 from docx.oxml.ns import qn
 
-from shared.domain.events import CHANNELS
+from shared.policy_files import load_policies
+from shared.settings import Settings
 from tests.support.reporting_data import adopt, endorse, item, late, load, target, unit
+
+CHANNELS = load_policies(Settings().policy_dir, Settings().zone).current.channels
 
 FEB, APRIL = "2026-02-10T10:00:00+08:00", "2026-04-08T10:00:00+08:00"
 SCRIPT_TITLE = "<script>alert('x')</script>经验做法"

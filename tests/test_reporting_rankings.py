@@ -6,8 +6,11 @@ S8 = 20, district late report D6 = -30; money R1 = 20, R4 = 100, R6 = 100.
 
 import uuid
 
-from shared.domain.events import CHANNELS
+from shared.policy_files import load_policies
+from shared.settings import Settings
 from tests.support.reporting_data import adopt, endorse, item, items_adopted, late, load, officer, revoke, target, unit
+
+CHANNELS = load_policies(Settings().policy_dir, Settings().zone).current.channels
 
 APRIL = "2026-04-10T10:00:00+08:00"
 

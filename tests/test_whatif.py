@@ -73,7 +73,7 @@ async def current_document(kaohe) -> dict:
 def with_city_single_points(document: dict, points: int) -> dict:
     proposed = copy.deepcopy(document)
     proposed["version"] = "2027.0-draft"
-    clause_id = proposed["adoptions"]["city"]["single"]["points"]
+    clause_id = proposed["channels"]["city"]["kinds"]["single"]["points"]
     [clause] = [c for c in proposed["clauses"] if c["id"] == clause_id]
     clause["points"] = points
     return proposed
@@ -149,16 +149,18 @@ async def test_an_invalid_policy_is_422_naming_the_field(kaohe):
     assert ["body", "policy", "thresholds"] in [error["loc"] for error in response.json()["errors"]]
 
     dangling = copy.deepcopy(document)
-    dangling["adoptions"]["city"]["single"]["points"] = "S99"
+    dangling["channels"]["city"]["kinds"]["single"]["points"] = "S99"
     response = await kaohe.scoring.post("/v1/what-if", json={"policy": dangling, "period": "2026"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid_policy")
-    assert "adoptions.city.single.points" in response.json()["detail"]
+    assert "channels.city.kinds.single.points" in response.json()["detail"]
 
     empty = copy.deepcopy(document)
-    empty["adoptions"]["city"]["single"] = {}
+    empty["channels"]["city"]["kinds"]["single"] = {}
     response = await kaohe.scoring.post("/v1/what-if", json={"policy": empty, "period": "2026"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid_policy")
-    assert ["body", "policy", "adoptions", "city", "single"] in [error["loc"] for error in response.json()["errors"]]
+    assert ["body", "policy", "channels", "city", "kinds", "single"] in [
+        error["loc"] for error in response.json()["errors"]
+    ]
 
     response = await kaohe.scoring.post("/v1/what-if", json={"policy": document, "period": "2026-13"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid_period")
@@ -168,7 +170,7 @@ async def test_a_policy_that_cannot_score_the_log_is_422(kaohe):
     await district(kaohe)
     document = await current_document(kaohe)
     narrower = copy.deepcopy(document)
-    del narrower["adoptions"]["city"]["single"]  # the log holds city single adoptions
+    del narrower["channels"]["city"]["kinds"]["single"]  # the log holds city single adoptions
     response = await kaohe.scoring.post("/v1/what-if", json={"policy": narrower, "period": "2026"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid_policy")
     assert "cannot score" in response.json()["detail"]

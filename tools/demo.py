@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import orjson
 
-from shared.domain.policy import PolicySet, load_policies
+from shared.domain.policy import PolicySet
+from shared.policy_files import load_policies
 from shared.settings import REPO_ROOT, Settings
 from tools.demo_district import District, close_time, safe_months
 
@@ -54,7 +55,7 @@ def generate(
             f"{year}-{months:02d} cannot be closed before {close_time(year, months).isoformat()}; "
             f"use fewer months (at most {safe_months(year, now)}) or an earlier year"
         )
-    policies = policies or load_policies(Settings().policy_dir)
+    policies = policies or load_policies(Settings().policy_dir, Settings().zone)
     return District(
         seed=seed,
         units=units,

@@ -165,7 +165,7 @@ class District:
         self.policy = policies.at(datetime(year, 1, 1, tzinfo=LOCAL))
         self.channels = self.policy.accepted_kinds
         self.accepting = {
-            kind: {c: CHANNEL_WEIGHTS[c] for c, kinds in self.channels.items() if kind in kinds}
+            kind: {c: CHANNEL_WEIGHTS.get(c, 1) for c, kinds in self.channels.items() if kind in kinds}
             for kind in KIND_WEIGHTS
         }
         self.kinds = _table({k: w for k, w in KIND_WEIGHTS.items() if self.accepting[k]})
@@ -441,7 +441,7 @@ class District:
             data["kind"] = rng.choice(other_kinds)  # the office records it as the kind it decides
         wants_contributors = plan.contributors if plan else channel in ("city", "province") and rng.random() < 0.12
         if wants_contributors and len(self.units) >= 2:
-            full = self.policy.points_of(self.policy.document.contribution)
+            full = min(self.policy.contribution_points, self.policy.max_extra_points)
             count = min(len(self.units) - 1, rng.randint(1, 3))
             others = [
                 u for u in (self.units[i] for i in rng.sample(range(len(self.units)), count + 1)) if u is not unit

@@ -37,7 +37,8 @@ def _authorize_types(principal: Principal, events: list[Any]) -> None:
         principal.check_append(event.type, getattr(event.data, "unit_id", None))
 
 
-def _parse_events(raw: list[Any]) -> list[Any]:
+def _parse_events(raw: list[Any]) -> tuple[list[Any], list[int], list[dict[str, Any]]]:
+    """The batch's events that pass the schema, their places in the batch, and the errors of the rest."""
     if len(raw) > MAX_BATCH:
         raise Problem(422, "batch_too_large", f"a batch holds at most {MAX_BATCH} events, not {len(raw)}")
     if not raw:
@@ -47,25 +48,17 @@ def _parse_events(raw: list[Any]) -> list[Any]:
             "a batch needs at least one event",
             errors=[{"loc": ["events"], "msg": "empty batch"}],
         )
-    events, errors = [], []
+    events, places, errors = [], [], []
     for index, item in enumerate(raw):
         try:
             events.append(new_event_adapter.validate_python(item))
+            places.append(index)
         except ValidationError as exc:
-            errors.extend(validation_errors(exc.errors(), index=index))
-    if errors:
-        code = (
-            "unknown_event_type"
-            if any(
-                "does not match any of the expected tags" in e["msg"] or "Unable to extract tag" in e["msg"]
-                for e in errors
-            )
-            else "validation_error"
-        )
-        raise Problem(
-            422, code, f"{len({e['index'] for e in errors})} event(s) of the batch are invalid", errors=errors
-        )
-    return events
+            tagless = any(e["type"] in ("union_tag_invalid", "union_tag_not_found") for e in exc.errors())
+            for entry in validation_errors(exc.errors(), index=index):
+                entry["code"] = "unknown_event_type" if tagless else "validation_error"
+                errors.append(entry)
+    return events, places, errors
 
 
 @router.post(
@@ -87,7 +80,6 @@ async def post_event(event: Annotated[NewEvent, Body()], request: Request, state
         state.engine,
         [event],
         policies=state.policies,
-        zone=state.settings.zone,
         actor=principal.actor,
         batch=False,
         committer=request.app.state.committer,
@@ -108,16 +100,17 @@ async def post_event(event: Annotated[NewEvent, Body()], request: Request, state
 )
 async def post_batch(batch: BatchIn, request: Request, state: StateDep, principal: Appender):
     """Append a batch atomically; a bad event refuses the whole batch with its `index`."""
-    events = _parse_events(batch.events)
+    events, places, schema_errors = _parse_events(batch.events)
     _authorize_types(principal, events)
     appended = await append_events(
         state.engine,
         events,
         policies=state.policies,
-        zone=state.settings.zone,
         actor=principal.actor,
         batch=True,
         committer=request.app.state.committer,
+        indexes=places,
+        schema_errors=schema_errors,
     )
     request.app.state.metrics.appended(e.type for e, a in zip(events, appended) if not a.duplicate)
     body = BatchOut(results=[{**a.row, "duplicate": a.duplicate} for a in appended])

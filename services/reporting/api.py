@@ -46,11 +46,13 @@ async def rank_units(
     async def render(conn):
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         head = await projection_position(conn)
-        rows = await unit_rankings(conn, period=period, zone=state.settings.zone, as_of=position, kind=kind)
+        rows = await unit_rankings(
+            conn, period=period, zone=state.settings.zone, as_of=position, policies=state.policies, kind=kind
+        )
         return json_bytes(
             {
                 "period": period.label,
-                "policy_version": state.policies.current.version,
+                "policy_version": state.policies.for_last_month(period.last).version,
                 "position": head if position is None else min(position, head),
                 "kind": kind,
                 "rows": rows,
@@ -80,7 +82,7 @@ async def rank_officers(
         return json_bytes(
             {
                 "period": period.label,
-                "policy_version": state.policies.current.version,
+                "policy_version": state.policies.for_last_month(period.last).version,
                 "position": head if position is None else min(position, head),
                 "rows": rows,
             }
@@ -114,8 +116,12 @@ async def select(
     year: Annotated[int, Path(ge=2000, le=2100)],
     state: StateDep,
     _principal: ReportReader,
-    units: Annotated[int, Query(ge=0, le=10_000, description="How many units to select")] = 10,
-    officers: Annotated[int, Query(ge=0, le=10_000, description="How many officers to select")] = 10,
+    units: Annotated[
+        int | None, Query(ge=0, le=10_000, description="How many units to select (default: the policy's)")
+    ] = None,
+    officers: Annotated[
+        int | None, Query(ge=0, le=10_000, description="How many officers to select (default: the policy's)")
+    ] = None,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
 ) -> Response:
@@ -124,9 +130,14 @@ async def select(
 
     async def render(conn):
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
-        policy = state.policies.at(datetime(year, 12, 31, 12, tzinfo=state.settings.zone))
         body = await selection(
-            conn, year=year, units=units, officers=officers, zone=state.settings.zone, policy=policy, as_of=position
+            conn,
+            year=year,
+            units=units,
+            officers=officers,
+            zone=state.settings.zone,
+            policies=state.policies,
+            as_of=position,
         )
         head = await projection_position(conn)
         return json_bytes({**body, "position": head if position is None else min(position, head)})
@@ -193,7 +204,7 @@ async def get_bulletin(
             conn,
             period=period,
             zone=state.settings.zone,
-            policy_version=state.policies.current.version,
+            policies=state.policies,
             position=await projection_position(conn),
         )
         if fmt == "json":
@@ -234,7 +245,7 @@ async def _dashboard(conn, state, requested: Period | None) -> dict[str, Any]:
         year=year,
         why=why,
         zone=state.settings.zone,
-        policy_version=state.policies.current.version,
+        policies=state.policies,
     )
 
 

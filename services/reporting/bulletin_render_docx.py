@@ -89,7 +89,14 @@ def _fix_widths(table, widths: list[float]) -> None:
             cell.width = Cm(widths[index])
 
 
-def _table(doc, headers: list[str] | None, rows: list[list[Any]], widths: list[float], size: float = 9) -> None:
+def _table(
+    doc,
+    headers: list[str] | None,
+    rows: list[list[Any]],
+    widths: list[float],
+    size: float = 9,
+    channels: list[dict[str, str]] = (),  # type: ignore[assignment]
+) -> None:
     """A bordered table; `headers` None means the ranking's two header rows (采用 over its channels)."""
     columns = len(widths)
     head_rows = 1 if headers is not None else 2
@@ -102,7 +109,7 @@ def _table(doc, headers: list[str] | None, rows: list[list[Any]], widths: list[f
         for cell, title in zip(table.rows[0].cells, headers):
             _write(cell, title, size=size, bold=True)
     else:
-        groups, sub = grouped_headers()
+        groups, sub = grouped_headers(channels)
         column = 0
         for title, span in groups:
             top, bottom = table.cell(0, column), table.cell(1, column + span - 1)
@@ -144,10 +151,17 @@ def render_docx(data: dict[str, Any]) -> bytes:
     _para(doc, "一、总体情况", font=HEADING, indent=True)
     _para(doc, text["overview"], indent=True)
     _para(doc, "二、各单位报送采用及得分情况", font=HEADING, indent=True)
-    widths = [0.8, 2.8] + [0.95] * (len(table_headers()) - 4) + [1.2, 1.4]
+    widths = [0.8, 2.8] + [0.95] * (len(table_headers(data["channels"])) - 4) + [1.2, 1.4]
     for index, category in enumerate(data["categories"], start=1):
         _para(doc, f"（{index}）{category['name']}", font=BODY, bold=True, indent=True, after=6)
-        _table(doc, None, [table_cells(row) for row in category["rows"]], widths, size=8)
+        _table(
+            doc,
+            None,
+            [table_cells(row, data["channels"]) for row in category["rows"]],
+            widths,
+            size=8,
+            channels=data["channels"],
+        )
     _para(doc, "三、未完成目标任务的单位", font=HEADING, indent=True)
     _para(doc, text["shortfall"], indent=True, after=6)
     if data["shortfalls"]:

@@ -27,8 +27,8 @@ table.ranking th[rowspan="2"]:nth-child(1) { width: 2.6em; }
 """
 
 
-def _grouped_head() -> str:
-    groups, sub = grouped_headers()
+def _grouped_head(channels: list[dict[str, str]]) -> str:
+    groups, sub = grouped_headers(channels)
     top = "".join(
         f'<th colspan="{span}">{escape(title)}</th>' if span > 1 else f'<th rowspan="2">{escape(title)}</th>'
         for title, span in groups
@@ -36,9 +36,15 @@ def _grouped_head() -> str:
     return f"<tr>{top}</tr><tr>{''.join(f'<th>{escape(title)}</th>' for title in sub)}</tr>"
 
 
-def _table(headers: list[str] | None, rows: list[list[Any]], name_column: int = 1, css: str = "") -> str:
+def _table(
+    headers: list[str] | None,
+    rows: list[list[Any]],
+    name_column: int = 1,
+    css: str = "",
+    channels: list[dict[str, str]] = (),  # type: ignore[assignment]
+) -> str:
     head = (
-        _grouped_head()
+        _grouped_head(channels)
         if headers is None
         else "<tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in headers) + "</tr>"
     )
@@ -71,7 +77,14 @@ def render_html(data: dict[str, Any]) -> bytes:
     ]
     for index, category in enumerate(data["categories"], start=1):
         parts.append(f"<h3>（{index}）{escape(category['name'])}</h3>")
-        parts.append(_table(None, [table_cells(row) for row in category["rows"]], css="ranking"))
+        parts.append(
+            _table(
+                None,
+                [table_cells(row, data["channels"]) for row in category["rows"]],
+                css="ranking",
+                channels=data["channels"],
+            )
+        )
     parts.append("<h2>三、未完成目标任务的单位</h2>")
     parts.append(f'<p class="body">{escape(text["shortfall"])}</p>')
     if data["shortfalls"]:

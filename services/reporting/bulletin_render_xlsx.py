@@ -10,8 +10,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.reporting.bulletin import table_cells, table_headers
-from services.reporting.labels import CHANNEL_NAMES, LEVEL_NAMES
-from shared.domain.events import CHANNELS, LEVELS
 
 FONT = "宋体"
 THIN = Side(style="thin", color="333333")
@@ -72,15 +70,20 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
         ["报送信息（条）", totals["submitted"]],
         ["采用合计（条次）", totals["adopted"]],
     ]
-    rows += [[f"采用·{CHANNEL_NAMES[c]}", totals["adopted_by_channel"][c]] for c in CHANNELS]
-    rows += [[f"批示·{LEVEL_NAMES[level]}", totals["endorsements"][level]] for level in LEVELS]
+    rows += [[f"采用·{c['name']}", totals["adopted_by_channel"][c["channel"]]] for c in data["channels"]]
+    rows += [[f"批示·{lv['name']}", totals["endorsements"][lv["level"]]] for lv in data["levels"]]
     _table(overview, ["项目", "数量"], rows, [28, 60], left=0)
 
-    headers = table_headers()
+    headers = table_headers(data["channels"])
     for category in data["categories"]:
         sheet = book.create_sheet(f"{category['name']}排名")
         _heading(sheet, data["title"], f"{category['name']}得分排名（{data['period_name']}）", len(headers))
-        _table(sheet, headers, [table_cells(row) for row in category["rows"]], [6, 28] + [9] * (len(headers) - 2))
+        _table(
+            sheet,
+            headers,
+            [table_cells(row, data["channels"]) for row in category["rows"]],
+            [6, 28] + [9] * (len(headers) - 2),
+        )
 
     short = book.create_sheet("未完成目标")
     _heading(short, data["title"], data["text"]["shortfall"], 6)

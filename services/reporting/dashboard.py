@@ -9,10 +9,10 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.reporting.labels import CATEGORY_NAMES, period_name
+from services.reporting.labels import period_name
 from services.reporting.rankings import officer_rankings, rank_category, unit_rankings
-from shared.domain.events import CHANNELS, LEVELS
 from shared.domain.periods import Period, month_key, parse_period
+from shared.domain.policy import PolicySet
 from shared.problems import Problem
 
 TITLE = "政务信息工作考核"
@@ -59,7 +59,10 @@ async def choose_periods(
     return quarter, parse_period(str(quarter.year)), "now"
 
 
-def _board(period: Period, rows: list[dict[str, Any]], per_kind: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _board(
+    period: Period, rows: list[dict[str, Any]], per_kind: dict[str, list[dict[str, Any]]], policies: PolicySet
+) -> dict[str, Any]:
+    policy = policies.for_last_month(period.last)
     short = ("rank", "unit_id", "unit_name", "kind", "net_points", "submitted", "adopted", "deduction_points")
     return {
         "period": period.label,
@@ -69,37 +72,37 @@ def _board(period: Period, rows: list[dict[str, Any]], per_kind: dict[str, list[
             "submitted": sum(r["submitted"] for r in rows),
             "adopted": sum(r["adopted"] for r in rows),
             "endorsements": sum(sum(r["endorsements"].values()) for r in rows),
-            "adopted_by_channel": {c: sum(r["adopted_by_channel"][c] for r in rows) for c in CHANNELS},
-            "endorsements_by_level": {lv: sum(r["endorsements"][lv] for r in rows) for lv in LEVELS},
+            "adopted_by_channel": {c: sum(r["adopted_by_channel"][c] for r in rows) for c in policy.channels},
+            "endorsements_by_level": {lv: sum(r["endorsements"][lv] for r in rows) for lv in policy.endorsement_levels},
         },
         "categories": [
-            {"kind": kind, "name": CATEGORY_NAMES[kind], "rows": [{k: row[k] for k in short} for row in per_kind[kind]]}
-            for kind in CATEGORY_NAMES
+            {"kind": kind, "name": name, "rows": [{k: row[k] for k in short} for row in per_kind[kind]]}
+            for kind, name in policy.unit_kind_names.items()
             if per_kind[kind]
         ],
         "overall": [{k: row[k] for k in short} for row in rows],
     }
 
 
-async def _unit_board(conn: AsyncConnection, period: Period, zone: ZoneInfo) -> dict[str, Any]:
-    rows = await unit_rankings(conn, period=period, zone=zone, as_of=None)
-    per_kind = {kind: rank_category(rows, kind) for kind in CATEGORY_NAMES}
-    return _board(period, rows, per_kind)
+async def _unit_board(conn: AsyncConnection, period: Period, zone: ZoneInfo, policies: PolicySet) -> dict[str, Any]:
+    rows = await unit_rankings(conn, period=period, zone=zone, as_of=None, policies=policies)
+    per_kind = {kind: rank_category(rows, kind) for kind in policies.for_last_month(period.last).unit_kind_names}
+    return _board(period, rows, per_kind, policies)
 
 
 async def dashboard_data(
-    conn: AsyncConnection, *, quarter: Period, year: Period, why: str, zone: ZoneInfo, policy_version: str
+    conn: AsyncConnection, *, quarter: Period, year: Period, why: str, zone: ZoneInfo, policies: PolicySet
 ) -> dict[str, Any]:
     """Everything the page shows: both rankings by category, the officers' top list, the update time."""
-    quarter_board = await _unit_board(conn, quarter, zone)
-    year_board = await _unit_board(conn, year, zone)
+    quarter_board = await _unit_board(conn, quarter, zone, policies)
+    year_board = await _unit_board(conn, year, zone, policies)
     names = {row["unit_id"]: row["unit_name"] for row in year_board["overall"]}
     officers = await officer_rankings(conn, period=year, zone=zone, as_of=None)
     checkpoint = (await conn.execute(text("SELECT position, updated_at FROM proj.checkpoint"))).one()
     return {
         "title": TITLE,
         "chosen_by": why,
-        "policy_version": policy_version,
+        "policy_version": policies.for_last_month(year.last).version,
         "position": checkpoint.position,
         "updated_at": checkpoint.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         "quarter": quarter_board,

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.domain.events import CHANNELS, LEVELS
 from shared.domain.money import yuan
 from shared.domain.periods import Period
+from shared.domain.policy import PolicySet
 from shared.domain.ranks import competition_ranks
+from shared.domain.standing import is_ranked, latest_targets, period_target, target_met
 
 NOW = 2**62
 _LIVE = "global_position <= :asof AND (revoked_position IS NULL OR revoked_position > :asof)"
@@ -95,50 +96,48 @@ def _score(measures: dict[str, Decimal]) -> dict[str, Any]:
 
 
 async def _targets(conn, period: Period, asof: int) -> dict[str, dict[str, int] | None]:
-    """Each unit's summed targets over the period's months (month target, else the yearly default)."""
+    """Each unit's target for the period, from the year's `unit.target-set` records in log order."""
     result = await conn.execute(
         text("""
-        SELECT DISTINCT ON (unit_id, month) unit_id, month, submissions, adoptions
-        FROM proj.targets WHERE year = :year AND global_position <= :asof
-        ORDER BY unit_id, month, global_position DESC"""),
+        SELECT unit_id, year, month, submissions, adoptions FROM proj.targets
+        WHERE year = :year AND global_position <= :asof ORDER BY global_position"""),
         {"year": period.year, "asof": asof},
     )
-    slots: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for row in result:
-        slots[row.unit_id][row.month] = (row.submissions, row.adoptions)
-    sums: dict[str, dict[str, int] | None] = {}
-    for unit_id, by_month in slots.items():
-        chosen = [by_month.get(m, by_month.get(0)) for m in period.months]
-        chosen = [c for c in chosen if c is not None]
-        sums[unit_id] = (
-            {"submissions": sum(c[0] for c in chosen), "adoptions": sum(c[1] for c in chosen)} if chosen else None
-        )
-    return sums
+    slots = latest_targets(tuple(row) for row in result)
+    units = {unit_id for unit_id, _year, _month in slots}
+    return {unit_id: period_target(slots, unit_id, period.year, period.months) for unit_id in units}
 
 
 async def unit_rankings(
-    conn: AsyncConnection, *, period: Period, zone: ZoneInfo, as_of: int | None, kind: str | None = None
+    conn: AsyncConnection,
+    *,
+    period: Period,
+    zone: ZoneInfo,
+    as_of: int | None,
+    policies: PolicySet,
+    kind: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every unit that belongs in the period's ranking, ranked by net points."""
     asof = NOW if as_of is None else as_of
     measures = await _measures(conn, period, asof, officers=False)
     units = await conn.execute(
         text("""
-        SELECT unit_id, name, kind, occurred_at < :end AS registered_in_time FROM proj.units
+        SELECT unit_id, name, kind, occurred_at FROM proj.units
         WHERE global_position <= :asof"""),
-        {"end": period.end(zone), "asof": asof},
+        {"asof": asof},
     )
     targets = await _targets(conn, period, asof)
+    policy = policies.for_last_month(period.last)
+    end = period.end(zone)
     rows = []
     for unit in units:
         if kind is not None and unit.kind != kind:
             continue
         m = measures.get(unit.unit_id, {})
-        if not unit.registered_in_time and not m.get("lines"):
+        if not is_ranked(unit.occurred_at, end, bool(m.get("lines"))):
             continue
         submitted, adopted = int(m.get("submitted", 0)), int(m.get("adopted", 0))
         target = targets.get(unit.unit_id)
-        met = None if target is None else submitted >= target["submissions"] and adopted >= target["adoptions"]
         rows.append(
             {
                 "unit_id": unit.unit_id,
@@ -147,10 +146,10 @@ async def unit_rankings(
                 **_score(m),
                 "submitted": submitted,
                 "adopted": adopted,
-                "adopted_by_channel": {channel: int(m.get(f"adopted:{channel}", 0)) for channel in CHANNELS},
-                "endorsements": {level: int(m.get(f"endorsed:{level}", 0)) for level in LEVELS},
+                "adopted_by_channel": {channel: int(m.get(f"adopted:{channel}", 0)) for channel in policy.channels},
+                "endorsements": {level: int(m.get(f"endorsed:{level}", 0)) for level in policy.endorsement_levels},
                 "target": target,
-                "target_met": met,
+                "target_met": target_met(submitted, adopted, target),
             }
         )
     return competition_ranks(rows, "net_points", "unit_id")
@@ -164,14 +163,15 @@ async def officer_rankings(
     measures = await _measures(conn, period, asof, officers=True)
     officers = await conn.execute(
         text("""
-        SELECT officer_id, name, unit_id, occurred_at < :end AS registered_in_time FROM proj.officers
+        SELECT officer_id, name, unit_id, occurred_at FROM proj.officers
         WHERE global_position <= :asof"""),
-        {"end": period.end(zone), "asof": asof},
+        {"asof": asof},
     )
+    end = period.end(zone)
     rows = []
     for officer in officers:
         m = measures.get(officer.officer_id, {})
-        if not officer.registered_in_time and not m.get("lines"):
+        if not is_ranked(officer.occurred_at, end, bool(m.get("lines"))):
             continue
         rows.append(
             {

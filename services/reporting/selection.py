@@ -1,4 +1,7 @@
-"""Annual selection of 先进单位 / 先进个人, the units to criticise and the rectification list (E3–E5)."""
+"""Annual selection of 先进单位 / 先进个人, the units to criticise and the rectification list (E3–E5).
+
+The rules are the domain's (shared/domain/standing.py); this module reads the year's rankings.
+"""
 
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -7,20 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.rankings import officer_rankings, unit_rankings
 from shared.domain.periods import parse_period
-from shared.domain.policy import Policy
+from shared.domain.policy import PolicySet
+from shared.domain.standing import (
+    officer_exclusion_reasons,
+    to_criticize,
+    to_rectify,
+    top_with_ties,
+    unit_exclusion_reasons,
+)
 
 UNIT_FIELDS = ("unit_id", "unit_name", "rank", "net_points", "deduction_points")
 OFFICER_FIELDS = ("officer_id", "officer_name", "unit_id", "rank", "net_points", "deduction_points")
-
-
-def top_with_ties(eligible: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    """The first `count` rows (already ranked) plus every row tied with the last of them."""
-    if count <= 0 or not eligible:
-        return []
-    if len(eligible) <= count:
-        return list(eligible)
-    cut = eligible[count - 1]["net_points"]
-    return [row for row in eligible if row["net_points"] >= cut]
 
 
 def _pick(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -39,41 +39,41 @@ def _split(rows: list[dict[str, Any]], reasons_of, fields: tuple[str, ...], coun
 
 
 async def selection(
-    conn: AsyncConnection, *, year: int, units: int, officers: int, zone: ZoneInfo, policy: Policy, as_of: int | None
+    conn: AsyncConnection,
+    *,
+    year: int,
+    units: int | None,
+    officers: int | None,
+    zone: ZoneInfo,
+    policies: PolicySet,
+    as_of: int | None,
 ) -> dict[str, Any]:
     """Who may be selected in `year`, who is selected, who is criticised and who must rectify."""
-    thresholds = policy.document.thresholds
+    policy = policies.for_year(year)
+    thresholds = policy.thresholds
     period = parse_period(f"{year:04d}")
-    unit_rows = await unit_rankings(conn, period=period, zone=zone, as_of=as_of)
+    unit_rows = await unit_rankings(conn, period=period, zone=zone, as_of=as_of, policies=policies)
     officer_rows = await officer_rankings(conn, period=period, zone=zone, as_of=as_of)
-    # The year's ranking `target` is already the annual target: every month's own target, else the
-    # year's default, summed; None when no month of the year has one.
+    # The year's ranking `target` is the annual target (standing.period_target over the 12 months).
     unit_target_met = {row["unit_id"]: row["target_met"] for row in unit_rows}
-
-    def unit_reasons(row: dict[str, Any]) -> list[str]:
-        reasons = []
-        if row["deduction_points"] >= thresholds.exclusion:
-            reasons.append("deductions_at_least_100")
-        if row["target"] is None:
-            reasons.append("no_annual_target")
-        elif not row["target_met"]:
-            reasons.append("annual_target_missed")
-        return reasons
-
-    def officer_reasons(row: dict[str, Any]) -> list[str]:
-        reasons = []
-        if row["deduction_points"] >= thresholds.exclusion:
-            reasons.append("deductions_at_least_100")
-        if unit_target_met.get(row["unit_id"]) is not True:
-            reasons.append("unit_annual_target_missed")
-        return reasons
-
     return {
         "year": year,
         "policy_version": policy.version,
         "thresholds": {"exclusion": thresholds.exclusion, "criticism": thresholds.criticism},
-        "units": _split(unit_rows, unit_reasons, UNIT_FIELDS, units),
-        "officers": _split(officer_rows, officer_reasons, OFFICER_FIELDS, officers),
-        "criticize": [row["unit_id"] for row in unit_rows if row["deduction_points"] >= thresholds.criticism],
-        "rectification": [row["unit_id"] for row in unit_rows if row["target"] is not None and not row["target_met"]],
+        "units": _split(
+            unit_rows,
+            lambda row: unit_exclusion_reasons(row, exclusion=thresholds.exclusion),
+            UNIT_FIELDS,
+            policy.document.selection.units if units is None else units,
+        ),
+        "officers": _split(
+            officer_rows,
+            lambda row: officer_exclusion_reasons(
+                row, exclusion=thresholds.exclusion, unit_target_met=unit_target_met.get(row["unit_id"])
+            ),
+            OFFICER_FIELDS,
+            policy.document.selection.officers if officers is None else officers,
+        ),
+        "criticize": [row["unit_id"] for row in to_criticize(unit_rows, criticism=thresholds.criticism)],
+        "rectification": [row["unit_id"] for row in to_rectify(unit_rows)],
     }

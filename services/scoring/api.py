@@ -1,5 +1,6 @@
 """Routes of the scoring service: ledgers, projection status, policies."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -85,8 +86,8 @@ async def projection_status(
 
 @router.get("/policies", response_model=list[PolicySummary], tags=["policies"])
 async def list_policies(state: StateDep, _principal: Annotated[Principal, require("status")]) -> list[dict[str, Any]]:
-    """Every policy version known to this service; the last is current."""
-    current = state.policies.current.version
+    """Every policy version, in `effective_from` order; `current` is the one in force today (local date)."""
+    current = state.policies.at(datetime.now(UTC)).version
     return [
         {
             "version": p.version,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
-from shared.domain.evolve import FoldState, Line, Outcome, apply
+from shared.domain.evolve import FoldState, Line, Outcome, evolve
 from shared.domain.policy import PolicySet
 from shared.eventstore import find_events
 from shared.problems import Problem
@@ -131,7 +131,7 @@ async def replay_deduction(
                 recomputed = tracker.points
             if event.position == position:
                 before = tracker.points
-            state, outcome = apply(state, event, policies.at(event.occurred_at))
+            state, outcome = evolve(state, event, policies)
             tracker.feed(outcome)
             if event.position == position:
                 after = tracker.points

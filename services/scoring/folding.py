@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from immutables import Map
 
 from services.scoring.log_reader import read_chunk
-from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Unit, apply
+from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Unit, evolve
 from shared.domain.policy import PolicySet
 
 CACHE_LIMIT = 50_000
@@ -66,7 +66,7 @@ class ChunkFolder:
         # (no units, so a close yields no lines; only `closes` moves).
         closes_only = FoldState()
         for event in await _period_events(conn, until=checkpoint):
-            closes_only, _ = apply(closes_only, event, self.policies.at(event.occurred_at))
+            closes_only, _ = evolve(closes_only, event, self.policies)
         self.state = FoldState(
             units=Map(units), targets=Map(targets), month_counts=Map(counts), closes=closes_only.closes
         )
@@ -103,9 +103,9 @@ class ChunkFolder:
         """Fold a hydrated chunk (from `state`, else the folder's); the caller writes the outcomes,
         commits, then calls `accept`."""
         state, outcomes = self.state if state is None else state, []
-        at = self.policies.at
+        policies = self.policies
         for event in events:
-            state, outcome = apply(state, event, at(event.occurred_at))
+            state, outcome = evolve(state, event, policies)
             outcomes.append(outcome)
         return state, outcomes
 

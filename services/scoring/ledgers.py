@@ -85,7 +85,7 @@ async def ledger(
     body.update(
         {
             "period": period.label,
-            "policy_version": policies.current.version,
+            "policy_version": policies.for_last_month(period.last).version,
             "position": position if as_of is None else min(as_of, position),
             "net_points": award - deduction,
             "award_points": award,

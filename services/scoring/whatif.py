@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
-from shared.domain.evolve import FoldError, FoldState, Outcome, apply
+from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
 from shared.domain.ranks import competition_ranks
@@ -67,20 +67,20 @@ class PeriodPoints:
 
 async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Period, zone: ZoneInfo) -> dict[str, Any]:
     """Fold the whole log under both policies and put the period's points and ranks side by side."""
-    alone = PolicySet([proposed])
+    alone = PolicySet([proposed], zone)
     current_state, proposed_state = FoldState(), FoldState()
     current, changed = PeriodPoints(period), PeriodPoints(period)
     units: dict[str, tuple[str, datetime]] = {}
     position = 0
     async for events in stream_log(raw_conn, zone=zone):
         for event in events:
-            current_state, outcome = apply(current_state, event, policies.at(event.occurred_at))
+            current_state, outcome = evolve(current_state, event, policies)
             current.feed(outcome)
             for table, row in outcome.rows:
                 if table == "units":
                     units[row[0]] = (row[1], row[3])
             try:
-                proposed_state, outcome = apply(proposed_state, event, alone.at(event.occurred_at))
+                proposed_state, outcome = evolve(proposed_state, event, alone)
             except FoldError as exc:
                 raise Problem(422, "invalid_policy", f"the proposed policy cannot score the log: {exc}") from exc
             changed.feed(outcome)
@@ -105,7 +105,7 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
     return {
         "period": period.label,
         "position": position,
-        "current_policy_version": policies.current.version,
+        "current_policy_version": policies.for_last_month(period.last).version,
         "proposed_policy_version": proposed.version,
         "rows": rows,
     }

@@ -69,10 +69,9 @@ Officers = Annotated[list[Id], Field(max_length=100)]
 
 UnitKind = Literal["department", "township", "other"]
 ItemKind = Literal["single", "brief", "research"]
-Channel = Literal["district_zhengwu", "district_daily", "district_bulletin", "city", "province", "website_today"]
-Level = Literal["district", "city", "province"]
-CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
-LEVELS: tuple[str, ...] = Level.__args__  # type: ignore[attr-defined]
+# Channels and levels are policy data (a new version may add one): the schema checks the shape of
+# the code, `decide` checks that the policy in force knows it (422 unknown_channel / unknown_level).
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 UNIT_KINDS: tuple[str, ...] = UnitKind.__args__  # type: ignore[attr-defined]
 
 
@@ -124,7 +123,7 @@ class Contributor(Data):
 
 class ItemAdoptedData(Data):
     item_id: Id
-    channel: Channel
+    channel: Code
     kind: ItemKind | None = None
     publication: Text | None = None
     issue: Text | None = None
@@ -133,7 +132,7 @@ class ItemAdoptedData(Data):
 
 class ItemEndorsedData(Data):
     item_id: Id
-    level: Level
+    level: Code
     leader: Text | None = None
     note: Note | None = None
 
@@ -150,7 +149,7 @@ class UnitFalseInformationData(DeductionData):
 
 
 class UnitLateReportedData(DeductionData):
-    level: Level
+    level: Code
     kind: Literal["late", "missed", "concealed"]
     item_id: Id | None = None
 

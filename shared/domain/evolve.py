@@ -1,4 +1,4 @@
-"""The fold: `apply(state, event, policy)` → the new state and the ledger effects of that event.
+"""`evolve(state, event, policies)` → the new state and the ledger effects of that event (the fold).
 
 Pure: no I/O, no clock, no database. The projector, the rebuild, time travel, the audit replay and
 what-if all call this one function; every number comes from the policy.
@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 
 from immutables import Map
 
-from shared.domain.policy import Effect, Policy
+from shared.domain.policy import Effect, Policy, PolicySet
+from shared.domain.standing import effective_target, month_outcome
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -202,7 +203,7 @@ def _deduction_effect(policy: Policy, clause_id: str, points: int | None = None)
 # --- one handler per event type -------------------------------------------------------------------
 
 
-def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
+def _unit_registered(state: FoldState, event: LogEvent, _policies: PolicySet):
     d = event.data
     row = ("units", (d["unit_id"], d["name"], d["kind"], event.occurred_at, event.position))
     units = state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))
@@ -211,13 +212,13 @@ def _unit_registered(state: FoldState, event: LogEvent, _policy: Policy):
     )
 
 
-def _officer_registered(state: FoldState, event: LogEvent, _policy: Policy):
+def _officer_registered(state: FoldState, event: LogEvent, _policies: PolicySet):
     d = event.data
     row = ("officers", (d["officer_id"], d["unit_id"], d["name"], event.occurred_at, event.position))
     return state, Outcome(rows=(row,))
 
 
-def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
+def _target_set(state: FoldState, event: LogEvent, _policies: PolicySet):
     d = event.data
     month = d.get("month") or 0
     row = ("targets", (event.position, d["unit_id"], d["year"], month, d["submissions"], d["adoptions"]))
@@ -227,7 +228,7 @@ def _target_set(state: FoldState, event: LogEvent, _policy: Policy):
     )
 
 
-def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
+def _item_submitted(state: FoldState, event: LogEvent, _policies: PolicySet):
     d = event.data
     authors = tuple(d.get("authors", ()))
     row = ("items", (d["item_id"], d["unit_id"], d["title"], d["kind"], list(authors), event.month, event.position))
@@ -243,14 +244,18 @@ def _item_submitted(state: FoldState, event: LogEvent, _policy: Policy):
     return new_state, Outcome(facts=(fact,), rows=(row,))
 
 
-def _item_adopted(state: FoldState, event: LogEvent, policy: Policy):
+def _item_adopted(state: FoldState, event: LogEvent, policies: PolicySet):
     d = event.data
+    policy = policies.of_event(event.occurred_at, event.month)
     item: Item = state.items[d["item_id"]]
-    effect = policy.adoption[(d["channel"], d.get("kind") or item.kind)]
+    kind = d.get("kind") or item.kind
+    effect = policy.adoption[(d["channel"], kind)]
     lines = _effect_lines(event, policy, effect, unit_id=item.unit_id, officers=item.authors, item_id=d["item_id"])
-    contribution = policy.document.contribution
-    for seq, contributor in enumerate(d.get("contributors", ()), start=len(lines)):
-        points = policy.points_of(contribution) + contributor.get("extra_points", 0)
+    contribution = policy.contribution_clause
+    # S6 only where the adoption itself earns points (rules.md: a 《政办通报》 adoption gives none).
+    contributors = d.get("contributors", ()) if policy.earns_points(d["channel"], kind) else ()
+    for seq, contributor in enumerate(contributors, start=len(lines)):
+        points = policy.contribution_points + contributor.get("extra_points", 0)
         lines.append(
             Line(
                 event.event_id,
@@ -284,8 +289,9 @@ def _item_adopted(state: FoldState, event: LogEvent, policy: Policy):
     return new_state, Outcome(lines=tuple(lines), facts=(fact,))
 
 
-def _item_endorsed(state: FoldState, event: LogEvent, policy: Policy):
+def _item_endorsed(state: FoldState, event: LogEvent, policies: PolicySet):
     d = event.data
+    policy = policies.of_event(event.occurred_at, event.month)
     item: Item = state.items[d["item_id"]]
     effect = policy.endorsement[d["level"]]
     lines = _effect_lines(event, policy, effect, unit_id=item.unit_id, officers=item.authors, item_id=d["item_id"])
@@ -295,8 +301,9 @@ def _item_endorsed(state: FoldState, event: LogEvent, policy: Policy):
     return state, Outcome(lines=tuple(lines), facts=(fact,))
 
 
-def _assessed(state: FoldState, event: LogEvent, policy: Policy):
+def _assessed(state: FoldState, event: LogEvent, policies: PolicySet):
     d = event.data
+    policy = policies.for_year(d["year"])
     effect = _deduction_effect(policy, policy.document.assessment[d["outcome"]])
     lines = _effect_lines(event, policy, effect, unit_id=d["unit_id"], officers=(), item_id=None)
     # S1/D1 score in the year they assess, as S2/D2 in the month they evaluate: an assessment made in
@@ -309,8 +316,9 @@ def _assessed(state: FoldState, event: LogEvent, policy: Policy):
 
 
 def _deduction(clause_of: Callable[[Policy, dict], tuple[str, int | None]]):
-    def handler(state: FoldState, event: LogEvent, policy: Policy):
+    def handler(state: FoldState, event: LogEvent, policies: PolicySet):
         d = event.data
+        policy = policies.of_event(event.occurred_at, event.month)
         clause_id, points = clause_of(policy, d)
         effect = _deduction_effect(policy, clause_id, points)
         lines = _effect_lines(
@@ -342,25 +350,20 @@ def _revoke(state: FoldState, event: LogEvent, target_event_id: str) -> tuple[Fo
     return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position),))
 
 
-def _event_revoked(state: FoldState, event: LogEvent, _policy: Policy):
+def _event_revoked(state: FoldState, event: LogEvent, _policies: PolicySet):
     return _revoke(state, event, event.data["target_event_id"])
 
 
-def _dispute_resolved(state: FoldState, event: LogEvent, _policy: Policy):
+def _dispute_resolved(state: FoldState, event: LogEvent, _policies: PolicySet):
     if event.data["outcome"] != "revoked":
         return state, NOTHING
     return _revoke(state, event, event.data["deduction_event_id"])
 
 
-def effective_target(targets: Map, unit_id: str, year: int, month: int) -> tuple[int, int] | None:
-    """The month's own target, else the year's default for every month, else None."""
-    found = targets.get((unit_id, year, month))
-    return found if found is not None else targets.get((unit_id, year, 0))
-
-
-def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
+def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
     year, month = event.data["year"], event.data["month"]
     key = year * 100 + month
+    policy = policies.for_month(key)
     rules = policy.document.month_evaluation
     lines = []
     for unit_id in sorted(state.units.keys()):
@@ -368,17 +371,11 @@ def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
         if target is None:
             continue
         submitted, adopted = state.month_counts.get((unit_id, key), (0, 0))
-        need_submitted, need_adopted = target
-        tally = f"报送 {submitted}/{need_submitted}，采用 {adopted}/{need_adopted}"
-        if submitted >= need_submitted and adopted >= need_adopted:
-            clause_id, note = rules.met, f"完成{year}年{month}月报送和采用目标（{tally}）"
-            points = policy.points_of(clause_id)
-        elif submitted < need_submitted:
-            clause_id, note = rules.submissions_missed, f"未完成{year}年{month}月报送目标（{tally}）"
-            points = policy.points_of(clause_id)
-        else:  # submissions met, adoptions not: a line that awards nothing and says why
-            clause_id, note = rules.adoptions_missed, f"完成报送目标但未完成采用目标，不计分（{tally}）"
-            points = 0
+        rule = getattr(rules, month_outcome(submitted, adopted, target))
+        points = policy.points_of(rule.clause) if rule.points is None else rule.points
+        tally = f"报送 {submitted}/{target[0]}，采用 {adopted}/{target[1]}"
+        note = rule.note.format(year=year, month=month, tally=tally)
+        clause_id = rule.clause
         lines.append(
             Line(
                 event.event_id,
@@ -404,7 +401,7 @@ def _month_closed(state: FoldState, event: LogEvent, policy: Policy):
     )
 
 
-def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
+def _month_reopened(state: FoldState, event: LogEvent, _policies: PolicySet):
     key = event.data["year"] * 100 + event.data["month"]
     close_id = state.closes[key]
     revocation = Revocation(close_id, event.event_id, event.position)
@@ -414,11 +411,14 @@ def _month_reopened(state: FoldState, event: LogEvent, _policy: Policy):
     )
 
 
-def _no_effect(state: FoldState, _event: LogEvent, _policy: Policy):
+def _no_effect(state: FoldState, _event: LogEvent, _policies: PolicySet):
     return state, NOTHING
 
 
-HANDLERS: dict[str, Callable[[FoldState, LogEvent, Policy], tuple[FoldState, Outcome]]] = {
+Evolver = Callable[[FoldState, LogEvent, PolicySet], tuple[FoldState, Outcome]]
+
+# One evolver per event type (tests/domain checks that decide and evolve cover exactly EVENT_TYPES).
+EVOLVERS: dict[str, Evolver] = {
     "unit.registered": _unit_registered,
     "officer.registered": _officer_registered,
     "unit.target-set": _target_set,
@@ -441,13 +441,24 @@ HANDLERS: dict[str, Callable[[FoldState, LogEvent, Policy], tuple[FoldState, Out
 class FoldError(RuntimeError):
     """The fold could not apply an event: the projection stops here and says where."""
 
+    def __init__(self, *, position: int, event_type: str, event_id: str, reason: str):
+        super().__init__(f"position {position} ({event_type}, {event_id}): {reason}")
+        self.position, self.event_type, self.event_id, self.reason = position, event_type, event_id, reason
 
-def apply(state: FoldState, event: LogEvent, policy: Policy) -> tuple[FoldState, Outcome]:
+
+def evolve(state: FoldState, event: LogEvent, policies: PolicySet) -> tuple[FoldState, Outcome]:
     """Fold one event: the new state and the ledger lines, facts and revocations it produces."""
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        raise FoldError(f"position {event.position}: no fold rule for event type {event.type}")
+    evolver = EVOLVERS.get(event.type)
+    if evolver is None:
+        raise FoldError(
+            position=event.position,
+            event_type=event.type,
+            event_id=event.event_id,
+            reason="no fold rule for this event type",
+        )
     try:
-        return handler(state, event, policy)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FoldError(f"position {event.position} ({event.type}, {event.event_id}): {exc!r}") from exc
+        return evolver(state, event, policies)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FoldError(
+            position=event.position, event_type=event.type, event_id=event.event_id, reason=repr(exc)
+        ) from exc

@@ -3,10 +3,10 @@
 from decimal import Decimal
 
 from services.scoring.log_reader import stream_log
-from services.scoring.replay import Replay
 from shared.db import connect_raw
-from shared.domain.policy import load_policies
+from shared.policy_files import load_policies
 from shared.settings import Settings
+from tests.support.replay import Replay
 
 
 def _fold_rows(replay: Replay) -> set[tuple]:
@@ -29,7 +29,7 @@ def _fold_rows(replay: Replay) -> set[tuple]:
 
 async def fresh_fold(url: str) -> Replay:
     settings = Settings(DATABASE_URL=url)
-    policies = load_policies(settings.policy_dir)
+    policies = load_policies(settings.policy_dir, settings.zone)
     conn = await connect_raw(url)
     try:
         replay = Replay()

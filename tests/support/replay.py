@@ -1,12 +1,12 @@
 """Fold a run of the log in memory: the ledger as the projector would have stored it.
 
-Used by the audit replay check, what-if and the tests that compare projection with a fresh fold.
+The tests compare the projection with this fresh fold of the log.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared.domain.evolve import Fact, FoldState, Line, LogEvent, apply
+from shared.domain.evolve import Fact, FoldState, Line, LogEvent, evolve
 from shared.domain.policy import PolicySet
 
 
@@ -21,7 +21,7 @@ class Replay:
     def feed(self, events: Iterable[LogEvent], policies: PolicySet, *, keep_lines: bool = True) -> None:
         state = self.state
         for event in events:
-            state, outcome = apply(state, event, policies.at(event.occurred_at))
+            state, outcome = evolve(state, event, policies)
             if keep_lines:
                 self.lines.extend(outcome.lines)
                 self.facts.extend(outcome.facts)
