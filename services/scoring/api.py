@@ -81,6 +81,7 @@ async def projection_status(
         "lag_events": max(head - checkpoint, 0),
         "projector": projector.status.role if projector else "disabled",
         "error": projector.status.error if projector else None,
+        "stopped_at": projector.status.stopped_at if projector else None,
     }
 
 

@@ -34,7 +34,10 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
 
     async def projector_ready() -> None:
         if projector.status.role not in ("projecting", "standby"):
-            raise Problem(503, "projector_not_running", f"projector is {projector.status.role}")
+            detail = f"projector is {projector.status.role}"
+            if projector.status.stopped_at:
+                detail += f"; stopped at {projector.status.stopped_at}: {projector.status.error}"
+            raise Problem(503, "projector_not_running", detail)
 
     app.state.readiness = projector_ready
 

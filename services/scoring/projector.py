@@ -11,7 +11,10 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import asyncpg
 
 from services.scoring.folding import CACHE_LIMIT, ChunkFolder
 from services.scoring.log_reader import read_chunk
@@ -23,6 +26,15 @@ from shared.domain.policy import PolicySet
 from shared.eventstore import EVENTS_CHANNEL
 
 log = logging.getLogger("kaohe.projector")
+# Faults that pass: the connection or the server went away; a new connection may succeed.
+CONNECTION_LOST = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
 PROJECTOR_LOCK_KEY = 0x6B616F6870  # one projector per database
 
 
@@ -33,6 +45,7 @@ class ProjectorStatus:
     checkpoint: int = 0
     last_batch_at: float | None = None
     error: str | None = None
+    stopped_at: dict[str, Any] | None = None  # where a failed projection stopped: position, type, event
     events_projected: int = 0
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -66,6 +79,7 @@ class Projector:
         self.conn = None
         self.cache_limit = cache_limit
         self.folder: ChunkFolder | None = None
+        self._chunk: dict[str, Any] | None = None  # the events being projected, for a failure's report
 
     async def run(self) -> None:
         while True:
@@ -73,17 +87,25 @@ class Projector:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except FoldError as exc:
-                # A fold error is a bug or a bad policy, not a passing fault: stop and say where.
-                self.status.role, self.status.error = "failed", str(exc)
-                log.error("projection stopped: %s", exc)
-                return
-            except Exception as exc:
+            except CONNECTION_LOST as exc:
                 self.status.role, self.status.error = "starting", f"{type(exc).__name__}: {exc}"
                 log.warning("projector lost its connection (%s); retrying", exc)
                 await asyncio.sleep(1.0)
+            except FoldError as exc:
+                # A fold error is a bug or a bad policy, not a passing fault: stop and say where.
+                self._stop(exc, {"position": exc.position, "event_type": exc.event_type, "event_id": exc.event_id})
+                return
+            except Exception as exc:
+                # Anything else but a lost connection would fail again the same way: stop, say where.
+                self._stop(exc, self._chunk)
+                return
             finally:
                 await self._close()
+
+    def _stop(self, exc: BaseException, where: dict[str, Any] | None) -> None:
+        self.status.role, self.status.error = "failed", f"{type(exc).__name__}: {exc}"
+        self.status.stopped_at = where
+        log.error("projection stopped at %s: %s", where, self.status.error)
 
     async def _close(self) -> None:
         if self.conn is not None:
@@ -142,6 +164,12 @@ class Projector:
             )
             if not events:
                 return moved
+            self._chunk = {
+                "position": events[0].position,
+                "event_type": events[0].type,
+                "event_id": events[0].event_id,
+                "last_position": events[-1].position,
+            }
             await folder.hydrate(conn, events)
             state, outcomes = folder.fold(events)
             position = events[-1].position

@@ -1,6 +1,7 @@
 """Response models of the scoring API."""
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -24,8 +25,11 @@ class ProjectionStatus(BaseModel):
     head_position: int
     checkpoint_position: int
     lag_events: int
-    projector: str
+    projector: str = Field(description="starting, standby, projecting or failed")
     error: str | None = None
+    stopped_at: dict[str, Any] | None = Field(
+        None, description="Where a failed projection stopped: position, event_type, event_id (and last_position)"
+    )
 
 
 class PolicySummary(BaseModel):
