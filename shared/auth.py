@@ -33,7 +33,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
     ),
 }
-PUBLIC_WHEN_ALLOWED = frozenset({"read_rankings", "read_public_reports"})
 CACHE_SECONDS = 5.0
 # Only for the OpenAPI schema (security scheme "bearer"); `require` reads the header itself.
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="`Authorization: Bearer <key>`")

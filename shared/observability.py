@@ -1,7 +1,7 @@
 """Logs and metrics: JSON log lines that carry the request id, and Prometheus metrics per service.
 
 Each app has its own `CollectorRegistry` (tests run the three apps, many times, in one process).
-`GET /metrics` first runs the app's probes (scoring's reads the projector lag), then renders.
+`GET /metrics` first runs the probes a service registered (scoring's reads the projector lag), then renders.
 Refusals are counted by the stable problem `code`, which the problem handlers (and the body
 limit) leave on the request scope for the middleware here to read once the answer is sent.
 """
@@ -50,28 +50,6 @@ class Metrics:
             "kaohe_events_appended",
             "Events appended to the log (duplicates not counted), by type.",
             ["type"],
-            registry=self.registry,
-        )
-        if service == "scoring":
-            self._projector_gauges()
-
-    def _projector_gauges(self) -> None:
-        self.projector_lag_events = Gauge(
-            "kaohe_projector_lag_events", "Events in the log the projection has not folded yet.", registry=self.registry
-        )
-        self.projector_lag_seconds = Gauge(
-            "kaohe_projector_lag_seconds",
-            "Age of the oldest event not yet projected (0 when caught up).",
-            registry=self.registry,
-        )
-        self.projector_checkpoint = Gauge(
-            "kaohe_projector_checkpoint_position",
-            "Last log position folded into the projection.",
-            registry=self.registry,
-        )
-        self.projector_projecting = Gauge(
-            "kaohe_projector_projecting",
-            "1 when this instance holds the projector lock and projects.",
             registry=self.registry,
         )
         self.database_up = Gauge(
@@ -196,26 +174,3 @@ def setup_json_logging(level: int | None = None) -> None:
             logger.setLevel(level)
     # The access line with the request id comes from `Observe`; uvicorn's own would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
-
-
-_LAG_QUERY = """
-    SELECT c.position AS checkpoint,
-           (SELECT coalesce(max(global_position), 0) FROM eventlog.events) AS head,
-           (SELECT extract(epoch FROM clock_timestamp() - e.recorded_at) FROM eventlog.events e
-             WHERE e.global_position > c.position ORDER BY e.global_position LIMIT 1) AS age
-    FROM proj.checkpoint c"""
-
-
-def projection_lag_probe(engine, projecting: Callable[[], bool]) -> Probe:
-    """A probe for scoring: lag in events and in seconds (age of the oldest unprojected event)."""
-    from sqlalchemy import text
-
-    async def probe(metrics: Metrics) -> None:
-        metrics.projector_projecting.set(1 if projecting() else 0)
-        async with engine.connect() as conn:
-            row = (await conn.execute(text(_LAG_QUERY))).one()
-        metrics.projector_checkpoint.set(row.checkpoint)
-        metrics.projector_lag_events.set(max(row.head - row.checkpoint, 0))
-        metrics.projector_lag_seconds.set(max(float(row.age), 0.0) if row.age is not None else 0.0)
-
-    return probe

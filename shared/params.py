@@ -10,18 +10,30 @@ from shared.domain.periods import BadPeriod, Period, parse_period
 from shared.problems import Problem
 
 
+def period_of(text: str) -> Period:
+    """The one place a period given by a client is parsed: 422 `invalid_period` when it is none."""
+    try:
+        return parse_period(text)
+    except BadPeriod as exc:
+        raise Problem(422, "invalid_period", str(exc)) from exc
+
+
 async def _period(
     period: Annotated[
         str, Query(description="2026, 2026-H1, 2026-Q1 or 2026-03", examples=["2026", "2026-H1", "2026-Q1", "2026-03"])
     ],
 ) -> Period:
-    try:
-        return parse_period(period)
-    except BadPeriod as exc:
-        raise Problem(422, "invalid_period", str(exc)) from exc
+    return period_of(period)
+
+
+async def _optional_period(
+    period: Annotated[str | None, Query(description="2025-Q4 or 2025; default: now")] = None,
+) -> Period | None:
+    return None if period is None else period_of(period)
 
 
 PeriodParam = Annotated[Period, Depends(_period)]
+OptionalPeriodParam = Annotated[Period | None, Depends(_optional_period)]
 MAX_POSITION = 2**63 - 1  # global positions are bigint
 
 

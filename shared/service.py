@@ -69,7 +69,7 @@ def create_service_app(
         setup_json_logging()
         policies = load_policies(resolved.policy_dir, resolved.zone)  # a bad policy file stops the service here
         engine = make_engine(
-            resolved.service_database_url(name), role=_role_for(name, resolved), pool_size=resolved.pool_size
+            resolved.service_database_url(name), role=db_role(name, resolved), pool_size=resolved.pool_size
         )
         state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies)
         app.state.kaohe = state
@@ -159,6 +159,3 @@ async def stop_task(task: asyncio.Task | None) -> None:
 def db_role(name: str, settings: Settings) -> str | None:
     """The database role a service works as (migration 0003), or None with `KAOHE_DB_ROLES=false`."""
     return f"kaohe_{name}" if settings.db_roles else None
-
-
-_role_for = db_role

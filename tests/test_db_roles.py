@@ -99,7 +99,8 @@ async def test_reporting_reads_projections_and_writes_nothing(database_url):
     try:
         for table in ("units", "officers", "items", "targets", "lines", "facts", "checkpoint"):
             await conn.fetch(f"SELECT * FROM proj.{table} LIMIT 1")
-        await conn.fetchval("SELECT schema_name FROM scoring.active_generation")
+        assert (await conn.fetchval("SELECT scoring.projection_version()")).startswith("proj_g1:")
+        await _denied(conn, "SELECT schema_name FROM scoring.active_generation")  # scoring's own table
         await conn.fetchval("SELECT key_hash FROM auth.api_keys LIMIT 1")
         # `as_of` needs position and recording time of the log, and nothing more of it
         await conn.fetchval("SELECT max(global_position) FROM eventlog.events WHERE recorded_at <= now()")

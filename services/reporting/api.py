@@ -21,8 +21,8 @@ from services.reporting.schemas import Bulletin, OfficerRanking, Rewards, Select
 from services.reporting.selection import selection
 from shared.asof import resolve_position
 from shared.auth import Principal, require
-from shared.domain.periods import BadPeriod, Period, month_key, parse_period
-from shared.params import AsOf, AsOfPosition, PeriodParam
+from shared.domain.periods import Period, month_key
+from shared.params import AsOf, AsOfPosition, OptionalPeriodParam, PeriodParam, period_of
 from shared.problems import Problem
 from shared.service import StateDep
 
@@ -170,10 +170,7 @@ async def list_rewards(
 
 
 async def _bulletin_period(period: Annotated[str, Path(description="2026-Q1 … 2026-Q4 or 2026")]) -> Period:
-    try:
-        parsed = parse_period(period)
-    except BadPeriod as exc:
-        raise Problem(422, "invalid_period", str(exc)) from exc
+    parsed = period_of(period)
     check_period(parsed)
     return parsed
 
@@ -217,18 +214,7 @@ async def get_bulletin(
 # --- the dashboard ---------------------------------------------------------------------------------
 
 
-async def _optional_period(
-    period: Annotated[str | None, Query(description="2025-Q4 or 2025; default: now")] = None,
-) -> Period | None:
-    if period is None:
-        return None
-    try:
-        return parse_period(period)
-    except BadPeriod as exc:
-        raise Problem(422, "invalid_period", str(exc)) from exc
-
-
-OptionalPeriod = Annotated[Period | None, Depends(_optional_period)]
+OptionalPeriod = OptionalPeriodParam
 
 
 def _now_quarter(state) -> str:

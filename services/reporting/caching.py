@@ -55,9 +55,8 @@ class AnswerCache:
 
 
 async def read_version(conn: AsyncConnection) -> str:
-    schema = (await conn.execute(text("SELECT schema_name FROM scoring.active_generation WHERE id = 1"))).scalar_one()
-    position = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
-    return f"{schema}:{position}"
+    """`<generation>:<position>` of the projection, through scoring's read contract (migration 0009)."""
+    return (await conn.execute(text("SELECT scoring.projection_version()"))).scalar_one()
 
 
 Renderer = Callable[[AsyncConnection], Awaitable[tuple[bytes, str]]]

@@ -42,9 +42,7 @@ class PositionWatch:
                 )
                 while True:
                     # Read after LISTEN so no change slips between; re-read slowly as a fallback.
-                    schema = await conn.fetchval("SELECT schema_name FROM scoring.active_generation WHERE id = 1")
-                    position = await conn.fetchval("SELECT position FROM proj.checkpoint")
-                    await self._set(f"{schema}:{position}")
+                    await self._set(await conn.fetchval("SELECT scoring.projection_version()"))
                     await asyncio.sleep(5.0)
             except asyncio.CancelledError:
                 raise

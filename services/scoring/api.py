@@ -23,9 +23,8 @@ from services.scoring.schemas import (
 from services.scoring.whatif import what_if
 from shared.asof import resolve_position
 from shared.auth import Principal, require
-from shared.domain.periods import BadPeriod, parse_period
 from shared.eventstore import head_position
-from shared.params import AsOf, AsOfPosition, PeriodParam
+from shared.params import AsOf, AsOfPosition, PeriodParam, period_of
 from shared.problems import Problem
 from shared.service import StateDep
 
@@ -158,11 +157,7 @@ async def post_what_if(
     body: WhatIfRequest, state: StateDep, _principal: Annotated[Principal, require("what_if")]
 ) -> dict[str, Any]:
     """Folds the whole log in memory under both policies; nothing is stored."""
-    try:
-        period = parse_period(body.period)
-    except BadPeriod as exc:
-        raise Problem(422, "invalid_period", str(exc)) from exc
-    return await what_if(state, document=body.policy, period=period)
+    return await what_if(state, document=body.policy, period=period_of(body.period))
 
 
 def _uuid(value: str, what: str) -> UUID:

@@ -5,8 +5,8 @@ import asyncio
 from fastapi import FastAPI
 
 from services.scoring.api import router
+from services.scoring.metrics import projection_lag_probe
 from services.scoring.projector import Projector
-from shared.observability import projection_lag_probe
 from shared.problems import Problem
 from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
@@ -17,7 +17,7 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
         projector = getattr(app.state, "projector", None)
         return projector is not None and projector.status.role == "projecting"
 
-    app.state.metrics.probes.append(projection_lag_probe(state.engine, projecting))
+    app.state.metrics.probes.append(projection_lag_probe(app.state.metrics, state.engine, projecting))
     if not state.settings.projector_enabled:
         return
     projector = Projector(

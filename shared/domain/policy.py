@@ -212,11 +212,6 @@ class Policy:
         self.endorsement_levels: tuple[str, ...] = tuple(document.endorsements)
         self.level_names = {code: level.name for code, level in document.levels.items()}
         self.endorsement = {level: self._effect(pair) for level, pair in document.endorsements.items()}
-        self.late_reported = {
-            (level, kind): self._effect(ClausePair(points=clause_id))
-            for level, kinds in document.late_reported.items()
-            for kind, clause_id in kinds.items()
-        }
         low, high = self.clauses[document.false_information].points_range  # type: ignore[misc]
         self.false_information_range = (-high, -low)  # as positive amounts, e.g. (50, 100)
         self.contribution_clause = document.contribution.clause
