@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Extra pytest arguments: make test ARGS="-k ranking -x"
 ARGS ?=
 
-.PHONY: install run test migrate demo bench clean
+.PHONY: install run test test-domain lint migrate demo bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,16 @@ run: install
 # DATABASE_URL, else 127.0.0.1:5432, else an embedded PostgreSQL in a temporary directory.
 test: install
 	$(PY) -m tools.testrun -- -q $(ARGS)
+
+# The pure rulebook's tests: no database, a few seconds.
+test-domain: install
+	$(PY) -m pytest -q tests/domain $(ARGS)
+
+# Lint, format and types (pyproject.toml configures ruff and mypy); CI runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Migrate DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/kaohe).
 migrate: install

@@ -1,6 +1,7 @@
 """RFC 9457 problem details: every 4xx/5xx answer is `application/problem+json` with a stable `code`."""
 
 import logging
+from collections.abc import Mapping, MutableMapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -56,7 +57,7 @@ def problem_response(problem: Problem) -> JSONResponse:
 PROBLEM_KEY = "kaohe_problem"  # in scope["state"]: the code answered, for metrics and the access log
 
 
-def note_problem(scope: dict[str, Any], code: str) -> None:
+def note_problem(scope: MutableMapping[str, Any], code: str) -> None:
     """Remember on the request scope which problem was answered (`shared.observability` counts it)."""
     scope.setdefault("state", {})[PROBLEM_KEY] = code
 
@@ -81,7 +82,9 @@ def unexpected_problem(exc: BaseException) -> Problem:
     return Problem(500, "internal_error", "an unexpected error occurred")
 
 
-def validation_errors(raw: list[dict[str, Any]], *, index: int | None = None) -> list[dict[str, Any]]:
+def validation_errors(
+    raw: Sequence[Mapping[str, Any]] | Sequence[Any], *, index: int | None = None
+) -> list[dict[str, Any]]:
     """Pydantic errors as `{"loc", "msg"}` (plus `index` inside a batch), JSON-safe."""
     errors = []
     for err in raw:

@@ -30,7 +30,9 @@ def latest_migration() -> str:
 
     from shared.migrate import alembic_config
 
-    return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
+    assert head is not None, "migrations/ has no head revision"
+    return head
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Append one event or a batch: idempotency, checks, then the append, all in one transaction."""
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,7 +56,7 @@ def _entry(index: int, problem: Problem | Refusal) -> dict[str, Any]:
 
 
 def _batch_problem(
-    errors: list[tuple[int, Problem | Refusal]], *, batch: bool, schema_errors: list[dict[str, Any]] = ()
+    errors: list[tuple[int, Problem | Refusal]], *, batch: bool, schema_errors: Sequence[dict[str, Any]] = ()
 ) -> Problem:  # type: ignore[assignment]
     """Every bad event of a request in one answer; its status and code are the first error's."""
     if not batch:
@@ -82,7 +83,7 @@ async def append_events(
     batch: bool,
     committer: GroupCommitter | None = None,
     indexes: list[int] | None = None,
-    schema_errors: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    schema_errors: Sequence[dict[str, Any]] = (),
 ) -> list[Appended]:
     """Append all events or none. A repeat of a stored event id with the same content is a duplicate.
 

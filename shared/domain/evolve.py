@@ -95,7 +95,7 @@ class Item(NamedTuple):
     authors: tuple[str, ...]
 
 
-_EMPTY = Map()
+_EMPTY: Map = Map()
 
 
 class FoldState(NamedTuple):
@@ -365,7 +365,7 @@ def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
     key = year * 100 + month
     policy = policies.for_month(key)
     rules = policy.document.month_evaluation
-    lines = []
+    lines: list[Line] = []
     for unit_id in sorted(state.units.keys()):
         target = effective_target(state.targets, unit_id, year, month)
         if target is None:
