@@ -193,9 +193,16 @@ async def get_bulletin(
     state: StateDep,
     _principal: PublicReportReader,
     fmt: Annotated[Literal["json", "html", "xlsx", "docx"], Query(alias="format")] = "json",
+    units: Annotated[
+        int | None, Query(ge=0, le=10_000, description="A year's commended units (default: the policy's)")
+    ] = None,
+    officers: Annotated[
+        int | None, Query(ge=0, le=10_000, description="A year's commended officers (default: the policy's)")
+    ] = None,
 ) -> Response:
     """Totals, one ranking table per unit category, the units short of target and the adopted titles,
-    as JSON, a printable HTML page, an Excel workbook or a Word document."""
+    as JSON, a printable HTML page, an Excel workbook or a Word document; a year's bulletin is the
+    表彰通报 (commended, criticised, rectification)."""
     media_type, disposition = BULLETIN_TYPES[fmt]
     filename = f"kaohe-bulletin-{period.label}.{fmt}"
     local_name = quote(f"关于{period_name(period)}政务信息报送采用情况的通报.{fmt}")
@@ -208,6 +215,8 @@ async def get_bulletin(
             zone=state.settings.zone,
             policies=state.policies,
             position=await projection_position(conn),
+            units=units,
+            officers=officers,
         )
         if fmt == "json":
             return json_bytes(data)
