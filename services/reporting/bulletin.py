@@ -66,9 +66,12 @@ def _number(period: Period, policy: Policy) -> str:
     return policy.document.bulletin.document_number.format(year=period.year, number=issue)
 
 
+ISSUE_DAY = 10  # 成文日期 with the day: the 10th of the month after the period (the office's usual date)
+
+
 def _issued(period: Period) -> str:
     year, month = (period.year + 1, 1) if period.last_month == 12 else (period.year, period.last_month + 1)
-    return f"{year}年{month}月"
+    return f"{year}年{month}月{ISSUE_DAY}日"
 
 
 def _row(row: dict[str, Any], year_points: dict[str, int]) -> dict[str, Any]:
@@ -246,7 +249,11 @@ async def _year_end(
     rectification = [
         {"unit_id": r["unit_id"], "unit_name": r["unit_name"], "status": r["status"]} for r in plans["rows"]
     ]
-    commended = {"units": chosen["units"]["selected"], "officers": chosen["officers"]["selected"]}
+    names = {r["unit_id"]: r["unit_name"] for r in year_rows}
+    commended = {
+        "units": chosen["units"]["selected"],
+        "officers": [{**r, "unit_name": names.get(r["unit_id"])} for r in chosen["officers"]["selected"]],
+    }
     texts = policy.document.bulletin.texts
     say = {}
     if commended["units"] or commended["officers"]:
