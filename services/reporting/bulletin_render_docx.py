@@ -210,7 +210,8 @@ def render_docx(data: dict[str, Any]) -> bytes:
     _heading(doc, f"{next(numbers)}、总体情况")
     _para(doc, stored(text["overview"]), indent=True)
     _heading(doc, f"{next(numbers)}、各单位报送采用及得分情况")
-    widths = [0.9, 2.6] + [1.0] * (len(table_headers(data["channels"])) - 6) + [1.0, 1.0, 1.05, 1.05]
+    # points columns wide enough for "-200" in 五号 on one line; the channels' counts narrower
+    widths = [0.8, 2.4] + [0.85] * (len(table_headers(data["channels"])) - 6) + [0.9, 1.3, 1.3, 1.3]
     for index, category in enumerate(data["categories"]):
         _subheading(doc, f"（{'一二三四五六七八九十'[index]}）{stored(category['name'])}")
         _table(
