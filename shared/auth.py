@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
     ),
 }
+# What a unit key may append, each for its own unit only (api.md's roles table).
+UNIT_KEY_TYPES = frozenset({"unit.deduction-disputed", "unit.rectification-submitted"})
 CACHE_SECONDS = 5.0
 # Only for the OpenAPI schema (security scheme "bearer"); `require` reads the header itself.
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="`Authorization: Bearer <key>`")
@@ -57,10 +59,10 @@ class Principal:
         if self.role == "platform" and type_name not in PLATFORM_TYPES:
             raise Problem(403, "forbidden", f"a platform key may not append {type_name}")
         if self.role == "unit":
-            if type_name != "unit.deduction-disputed":
+            if type_name not in UNIT_KEY_TYPES:
                 raise Problem(403, "forbidden", f"a unit key may not append {type_name}")
             if unit_id != self.unit_id:
-                raise Problem(403, "forbidden", "a unit key may dispute only its own unit's deductions")
+                raise Problem(403, "forbidden", f"a unit key may append {type_name} only for its own unit")
 
     def check_unit(self, unit_id: str) -> None:
         if self.role == "unit" and unit_id != self.unit_id:

@@ -4,7 +4,21 @@ switching generations replaces the views inside one transaction, so a reader see
 projection or the new one, never a half-built one.
 """
 
-PROJECTION_TABLES = ("units", "officers", "items", "targets", "lines", "facts", "totals", "checkpoint")
+PROJECTION_TABLES = (
+    "units",
+    "officers",
+    "items",
+    "targets",
+    "lines",
+    "facts",
+    "totals",
+    "checkpoint",
+    "solicitations",
+    "solicitation_answers",
+    "solicitation_closes",
+    "rectifications",
+    "payments",
+)
 READ_SCHEMA = "proj"
 
 
@@ -94,6 +108,41 @@ def generation_ddl(schema: str, *, secondary_indexes: bool = True) -> list[str]:
             policy_version text NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT clock_timestamp())""",
         f"INSERT INTO {schema}.checkpoint (id, position, policy_version) VALUES (1, 0, '')",
+        # the office's year (rules.md): 约稿 with the units asked (resolved at the issue), their answers
+        # and closes; rectification plans and reviews; reward payments. Few rows; the fold restores
+        # its solicitations from them and reporting reads them.
+        f"""CREATE TABLE {schema}.solicitations (
+            solicitation_id text COLLATE "C" PRIMARY KEY,
+            title text NOT NULL,
+            deadline timestamptz NOT NULL,
+            unit_ids text[] NOT NULL,
+            event_id uuid NOT NULL,
+            global_position bigint NOT NULL)""",
+        f"""CREATE TABLE {schema}.solicitation_answers (
+            solicitation_id text COLLATE "C" NOT NULL,
+            unit_id text COLLATE "C" NOT NULL,
+            item_id text COLLATE "C" NOT NULL,
+            on_time boolean NOT NULL,
+            global_position bigint PRIMARY KEY)""",
+        f"""CREATE TABLE {schema}.solicitation_closes (
+            solicitation_id text COLLATE "C" PRIMARY KEY,
+            event_id uuid NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            global_position bigint NOT NULL)""",
+        f"""CREATE TABLE {schema}.rectifications (
+            global_position bigint PRIMARY KEY,
+            unit_id text COLLATE "C" NOT NULL,
+            year int NOT NULL,
+            status text NOT NULL,
+            text text,
+            reference text)""",
+        f"""CREATE TABLE {schema}.payments (
+            event_id uuid PRIMARY KEY,
+            global_position bigint NOT NULL,
+            unit_id text COLLATE "C" NOT NULL,
+            period text NOT NULL,
+            amount_yuan numeric(14,2) NOT NULL,
+            reference text NOT NULL)""",
     ] + (secondary_index_ddl(schema) if secondary_indexes else [])
 
 

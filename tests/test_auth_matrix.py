@@ -123,6 +123,22 @@ CASES = [
     ),
     Case("reporting", "GET", "/v1/dashboard", "read_reports_public", get("/v1/dashboard")),
     Case("reporting", "GET", "/", "read_reports_public", get("/")),
+    Case("reporting", "GET", "/v1/solicitations", "read_ledger", get("/v1/solicitations")),
+    Case("reporting", "GET", "/v1/rectifications/{year}", "read_ledger", get("/v1/rectifications/2026")),
+    Case("reporting", "GET", "/v1/rewards/statement", "read_reports", get("/v1/rewards/statement", period="2026-H1")),
+    Case(
+        "ingest",
+        "POST",
+        "/v1/events",
+        "append_dispute",  # office, unit (its own) and admin, like a dispute
+        post_event(
+            # a year per role: one plan per unit and year may await review
+            lambda w, r: f.event(
+                "unit.rectification-submitted",
+                {"unit_id": "U1", "year": 2090 + (ROLES.index(r) if r in ROLES else 9), "plan": f"方案{r}"},
+            )
+        ),
+    ),
 ] + [
     Case(service, "GET", path, "open", get(path))
     for service in ("ingest", "scoring", "reporting")

@@ -199,9 +199,11 @@ async def test_docx_matches_the_json_bulletin(kaohe):
     texts = [p.text for p in doc.paragraphs]
     assert texts[:3] == ["政务信息通报", "区政办信通〔2026〕1号", data["title"]]
     title_run = doc.paragraphs[2].runs[0]
-    assert str(title_run.font.color.rgb) == "C00000" and title_run.font.bold
-    assert title_run._element.rPr.rFonts.get(qn("w:eastAsia")) == "宋体"
-    assert doc.paragraphs[4].runs[0]._element.rPr.rFonts.get(qn("w:eastAsia")) == "仿宋"
+    # GB/T 9704: the title in black 2号 小标宋 (the 版头 above it is the red part)
+    assert str(title_run.font.color.rgb) == "000000" and title_run.font.size.pt == 22
+    assert title_run._element.rPr.rFonts.get(qn("w:eastAsia")) == "方正小标宋简体"
+    assert str(doc.paragraphs[0].runs[0].font.color.rgb) == "C00000"
+    assert doc.paragraphs[4].runs[0]._element.rPr.rFonts.get(qn("w:eastAsia")) == "仿宋_GB2312"
     assert data["text"]["overview"] in texts and "附件" in texts
     ranking_tables = doc.tables[: len(data["categories"])]
     for table, category in zip(ranking_tables, data["categories"]):

@@ -7,13 +7,13 @@ statement, and reporting may call it but no longer read the table. The function 
 so a rebuild's switch (which locks the table) still waits for the readers in flight.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

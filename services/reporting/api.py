@@ -15,10 +15,12 @@ from services.reporting.bulletin_render_xlsx import render_xlsx
 from services.reporting.caching import conditional_answer, json_bytes, static_answer
 from services.reporting.dashboard import choose_periods, dashboard_data, quarter_of, render_page, static_asset
 from services.reporting.labels import period_name
+from services.reporting.office_year import rectifications, solicitations, statement
 from services.reporting.rankings import officer_rankings, projection_position, unit_rankings
 from services.reporting.rewards import rewards
 from services.reporting.schemas import Bulletin, OfficerRanking, Rewards, Selection, UnitRanking
 from services.reporting.selection import selection
+from services.reporting.statement_render_xlsx import render_statement_xlsx
 from shared.asof import resolve_position
 from shared.auth import Principal, require
 from shared.domain.periods import Period, month_key
@@ -188,9 +190,16 @@ async def get_bulletin(
     state: StateDep,
     _principal: PublicReportReader,
     fmt: Annotated[Literal["json", "html", "xlsx", "docx"], Query(alias="format")] = "json",
+    units: Annotated[
+        int | None, Query(ge=0, le=10_000, description="A year's commended units (default: the policy's)")
+    ] = None,
+    officers: Annotated[
+        int | None, Query(ge=0, le=10_000, description="A year's commended officers (default: the policy's)")
+    ] = None,
 ) -> Response:
     """Totals, one ranking table per unit category, the units short of target and the adopted titles,
-    as JSON, a printable HTML page, an Excel workbook or a Word document."""
+    as JSON, a printable HTML page, an Excel workbook or a Word document; a year's bulletin is the
+    表彰通报 (commended, criticised, rectification)."""
     media_type, disposition = BULLETIN_TYPES[fmt]
     filename = f"kaohe-bulletin-{period.label}.{fmt}"
     local_name = quote(f"关于{period_name(period)}政务信息报送采用情况的通报.{fmt}")
@@ -203,11 +212,87 @@ async def get_bulletin(
             zone=state.settings.zone,
             policies=state.policies,
             position=await projection_position(conn),
+            units=units,
+            officers=officers,
         )
         if fmt == "json":
             return json_bytes(data)
         return await asyncio.to_thread(RENDERERS[fmt], data), media_type
 
+    return await conditional_answer(request, render, headers=headers)
+
+
+# --- the office's year: solicitations, rectification, reward payments ------------------------------
+
+LedgerReader = Annotated[Principal, require("read_ledger")]
+
+
+def _own_unit(principal: Principal) -> str | None:
+    """A unit key sees only its own unit's rows."""
+    return principal.unit_id if principal.role == "unit" else None
+
+
+@router.get("/solicitations", responses=CONDITIONAL, tags=["office"], summary="约稿 and each asked unit's status")
+async def list_solicitations(
+    request: Request,
+    principal: LedgerReader,
+    status: Annotated[Literal["open", "closed", "all"], Query()] = "all",
+) -> Response:
+    """Every solicitation with its deadline and, per asked unit, on_time / late / missing / pending."""
+    unit_id = _own_unit(principal)
+
+    async def render(conn):
+        return json_bytes(await solicitations(conn, status=status, unit_id=unit_id))
+
+    return await conditional_answer(request, render, digest_extra=unit_id or "")
+
+
+@router.get(
+    "/rectifications/{year}", responses=CONDITIONAL, tags=["office"], summary="整改: where each unit's plan stands"
+)
+async def list_rectifications(
+    request: Request,
+    year: Annotated[int, Path(ge=2000, le=2100)],
+    state: StateDep,
+    principal: LedgerReader,
+) -> Response:
+    """The year's rectification list and every unit that submitted a plan: required / submitted / accepted / returned."""
+    unit_id = _own_unit(principal)
+
+    async def render(conn):
+        return json_bytes(
+            await rectifications(conn, year=year, zone=state.settings.zone, policies=state.policies, unit_id=unit_id)
+        )
+
+    return await conditional_answer(request, render, digest_extra=unit_id or "")
+
+
+def _half_year(period: Annotated[str, Query(description="2026-H1 or 2026-H2")]) -> str:
+    parsed = period_of(period)
+    if "-H" not in parsed.label:
+        raise Problem(422, "invalid_period", f"{period} is not a half-year (YYYY-H1 or YYYY-H2)")
+    return parsed.label
+
+
+@router.get(
+    "/rewards/statement", responses=CONDITIONAL, tags=["rewards"], summary="半年信息奖励: earned, paid, balance"
+)
+async def reward_statement(
+    request: Request,
+    period: Annotated[str, Depends(_half_year)],
+    state: StateDep,
+    _principal: ReportReader,
+    fmt: Annotated[Literal["json", "xlsx"], Query(alias="format")] = "json",
+) -> Response:
+    """Per unit: the half-year's money as the log stands now, what was paid for it and the balance."""
+
+    async def render(conn):
+        data = await statement(conn, period_label=period, policies=state.policies)
+        if fmt == "json":
+            return json_bytes(data)
+        return await asyncio.to_thread(render_statement_xlsx, data), BULLETIN_TYPES["xlsx"][0]
+
+    headers = {"Content-Disposition": f'attachment; filename="kaohe-rewards-{period}.xlsx"'} if fmt == "xlsx" else None
     return await conditional_answer(request, render, headers=headers)
 
 

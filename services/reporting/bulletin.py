@@ -7,10 +7,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.labels import period_name, year_to_date
+from services.reporting.office_year import rectifications
 from services.reporting.rankings import NOW, rank_category, unit_rankings
+from services.reporting.selection import selection
+from shared.domain.advice import advice, shortfall_figures
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicySet
-from shared.domain.standing import shortfall_reasons
+from shared.domain.standing import shortfall_reasons, to_criticize
 from shared.problems import Problem
 
 _LIVE = "f.global_position <= :asof AND (f.revoked_position IS NULL OR f.revoked_position > :asof)"
@@ -63,9 +66,12 @@ def _number(period: Period, policy: Policy) -> str:
     return policy.document.bulletin.document_number.format(year=period.year, number=issue)
 
 
+ISSUE_DAY = 10  # 成文日期 with the day: the 10th of the month after the period (the office's usual date)
+
+
 def _issued(period: Period) -> str:
     year, month = (period.year + 1, 1) if period.last_month == 12 else (period.year, period.last_month + 1)
-    return f"{year}年{month}月"
+    return f"{year}年{month}月{ISSUE_DAY}日"
 
 
 def _row(row: dict[str, Any], year_points: dict[str, int]) -> dict[str, Any]:
@@ -144,8 +150,11 @@ async def bulletin(
     policies: PolicySet,
     position: int,
     as_of: int | None = None,
+    units: int | None = None,
+    officers: int | None = None,
 ) -> dict[str, Any]:
-    """The bulletin of a quarter or a year, with everything the renderers print."""
+    """The bulletin of a quarter or a year, with everything the renderers print; a year's also carries
+    the 表彰通报's lists (`units`/`officers`: how many to commend, default the policy's)."""
     check_period(period)
     policy = policies.for_last_month(period.last)
     asof = NOW if as_of is None else as_of
@@ -169,6 +178,7 @@ async def bulletin(
     for row in sorted(everyone, key=lambda r: (list(kinds).index(r["kind"]), r["rank"], r["unit_id"])):
         reasons = shortfall_reasons(row)
         if reasons:
+            figures = shortfall_figures(row)
             shortfalls.append(
                 {
                     "unit_id": row["unit_id"],
@@ -176,12 +186,22 @@ async def bulletin(
                     "kind": row["kind"],
                     "category": kinds[row["kind"]],
                     "submitted": row["submitted"],
+                    "target_submissions": figures["target_submissions"],
                     "adopted": row["adopted"],
+                    "target_adoptions": figures["target_adoptions"],
+                    "advice": advice(reasons, figures, policy.document.bulletin.texts),
                     "target": row["target"],
                     "reasons": reasons,
                 }
             )
     name = period_name(period)
+    year_end = (
+        await _year_end(
+            conn, period, everyone, zone=zone, policies=policies, as_of=as_of, units=units, officers=officers
+        )
+        if period.kind == "year"
+        else {}
+    )
     return {
         "period": period.label,
         "period_name": name,
@@ -200,4 +220,59 @@ async def bulletin(
         "categories": categories,
         "shortfalls": shortfalls,
         "appendix": await _appendix(conn, period, asof, policy),
+        **year_end,
+    }
+
+
+async def _year_end(
+    conn: AsyncConnection,
+    period: Period,
+    year_rows: list[dict[str, Any]],
+    *,
+    zone: ZoneInfo,
+    policies: PolicySet,
+    as_of: int | None,
+    units: int | None,
+    officers: int | None,
+) -> dict[str, Any]:
+    """The 表彰通报's lists (E3–E5): commended units and officers, criticised units, rectification."""
+    policy = policies.for_year(period.year)
+    chosen = await selection(
+        conn, year=period.year, units=units, officers=officers, zone=zone, policies=policies, as_of=as_of
+    )
+    threshold = policy.thresholds.criticism
+    criticized = [
+        {"unit_id": r["unit_id"], "unit_name": r["unit_name"], "deduction_points": r["deduction_points"]}
+        for r in to_criticize(year_rows, criticism=threshold)
+    ]
+    plans = await rectifications(conn, year=period.year, zone=zone, policies=policies)
+    rectification = [
+        {"unit_id": r["unit_id"], "unit_name": r["unit_name"], "status": r["status"]} for r in plans["rows"]
+    ]
+    names = {r["unit_id"]: r["unit_name"] for r in year_rows}
+    commended = {
+        "units": chosen["units"]["selected"],
+        "officers": [{**r, "unit_name": names.get(r["unit_id"])} for r in chosen["officers"]["selected"]],
+    }
+    texts = policy.document.bulletin.texts
+    say = {}
+    if commended["units"] or commended["officers"]:
+        say["commended"] = texts.get("commended", "").format(
+            units="、".join(r["unit_name"] for r in commended["units"]) or "—",
+            count=len(commended["units"]),
+            officers="、".join(r["officer_name"] for r in commended["officers"]) or "—",
+            officer_count=len(commended["officers"]),
+        )
+    else:
+        say["commended"] = texts.get("commended_none", "")
+    for key, rows in (("criticized", criticized), ("rectification", rectification)):
+        names = "、".join(r["unit_name"] for r in rows)
+        template = texts.get(key if rows else f"{key}_none", "")
+        say[key] = template.format(names=names, count=len(rows), threshold=threshold)
+    say["hopes"] = texts.get("hopes", "")
+    return {
+        "commended": commended,
+        "criticized": criticized,
+        "rectification": rectification,
+        "year_text": say,
     }

@@ -1,5 +1,8 @@
-"""The bulletin as a Word document laid out like a district office's 通报: red masthead, 文号, red
-rule, title, 仿宋 body, ranking tables, signature and the appendix of adopted items."""
+"""The bulletin as a Word document laid out after GB/T 9704—2012 (党政机关公文格式): A4, margins
+37 mm top and 28 mm binding, red 版头 and rule under the 文号, title 2号 小标宋 in black, body 3号
+仿宋_GB2312, 一、 headings 黑体 and （一） sub-headings 楷体 (kept with what follows), tables in 五号
+(10.5 pt), the date with the day right-aligned, page numbers "— 1 —" in 4号 宋体 at the foot.
+A year's bulletin is the 表彰通报: commended units and officers, criticised units, rectification."""
 
 import io
 from typing import Any
@@ -14,7 +17,16 @@ from docx.shared import Cm, Pt, RGBColor
 from services.reporting.bulletin import grouped_headers, table_cells, table_headers
 
 RED = RGBColor(0xC0, 0x00, 0x00)
-BODY, TITLE, HEADING, TABLE = "仿宋", "宋体", "黑体", "宋体"
+BLACK = RGBColor(0, 0, 0)
+BODY, TITLE, HEADING, SUBHEADING, TABLE, PAGE = "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体", "仿宋_GB2312", "宋体"
+SIZE_2, SIZE_3, SIZE_4, SIZE_5 = 22, 16, 14, 10.5  # 2号, 3号, 4号, 五号 in points
+RECTIFICATION_STATUS = {"required": "未提交", "submitted": "已提交待审", "accepted": "已通过", "returned": "已退回修改"}
+
+
+def stored(value: Any) -> str:
+    """Every stored string (names, titles, plans) passes here before it is written: one place to
+    sanitise what units and the platform typed."""
+    return "" if value is None else str(value)
 
 
 def _font(run, name: str, size: float, *, bold: bool = False, color: RGBColor | None = None) -> None:
@@ -41,16 +53,19 @@ def _para(
     align=None,
     indent: bool = False,
     after: float = 0,
+    keep: bool = False,
 ):
     paragraph = doc.add_paragraph()
     paragraph.alignment = align
     fmt = paragraph.paragraph_format
     fmt.space_after = Pt(after)
     fmt.space_before = Pt(0)
-    fmt.line_spacing = Pt(max(28, size * 1.5))
+    fmt.line_spacing = Pt(max(28, size * 1.5))  # 22 lines of 3号 on the 225 mm type area
+    fmt.keep_with_next = keep  # a heading never stays alone at a page foot
+    fmt.widow_control = True
     if indent:
         fmt.first_line_indent = Pt(size * 2)
-    _font(paragraph.add_run(text), font, size, bold=bold, color=color)
+    _font(paragraph.add_run(stored(text)), font, size, bold=bold, color=color)
     return paragraph
 
 
@@ -73,7 +88,39 @@ def _repeat_as_header(row) -> None:
 def _write(cell, value: Any, *, size: float, bold: bool = False, left: bool = False) -> None:
     paragraph = cell.paragraphs[0]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT if left else WD_ALIGN_PARAGRAPH.CENTER
-    _font(paragraph.add_run("" if value is None else str(value)), TABLE, size, bold=bold)
+    _font(paragraph.add_run(stored(value)), TABLE, size, bold=bold)
+
+
+def _heading(doc, text: str) -> None:
+    """一、 first-level heading: 黑体 3号, kept with the next paragraph."""
+    _para(doc, text, font=HEADING, indent=True, keep=True)
+
+
+def _subheading(doc, text: str) -> None:
+    """（一） second-level heading: 楷体 3号, kept with the next paragraph."""
+    _para(doc, text, font=SUBHEADING, indent=True, keep=True)
+
+
+def _page_numbers(section) -> None:
+    """ "— 1 —" in 4号 宋体 centred at the foot: a PAGE field between two em dashes."""
+    paragraph = section.footer.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _font(paragraph.add_run("— "), PAGE, SIZE_4)
+    run = paragraph.add_run()
+    _font(run, PAGE, SIZE_4)
+    for kind, text in (("begin", None), (None, "PAGE"), ("separate", None), (None, "1"), ("end", None)):
+        if kind is not None:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+        elif text == "PAGE":
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = " PAGE "
+        else:
+            element = OxmlElement("w:t")
+            element.text = text
+        run._r.append(element)
+    _font(paragraph.add_run(" —"), PAGE, SIZE_4)
 
 
 def _fix_widths(table, widths: list[float]) -> None:
@@ -94,8 +141,9 @@ def _table(
     headers: list[str] | None,
     rows: list[list[Any]],
     widths: list[float],
-    size: float = 9,
+    size: float = SIZE_5,
     channels: list[dict[str, str]] = (),  # type: ignore[assignment]
+    left_columns: tuple[int, ...] = (1,),
 ) -> None:
     """A bordered table; `headers` None means the ranking's two header rows (采用 over its channels)."""
     columns = len(widths)
@@ -124,90 +172,156 @@ def _table(
     for cells in rows:
         row = table.add_row()
         for index, (cell, value) in enumerate(zip(row.cells, cells)):
-            _write(cell, value, size=size, left=index == 1)
+            _write(cell, value, size=size, left=index in left_columns)
+    for row in table.rows:
+        cant_split = OxmlElement("w:cantSplit")
+        row._tr.get_or_add_trPr().append(cant_split)
     _fix_widths(table, widths)
-    doc.add_paragraph()
+    _para(doc, "", size=SIZE_5)
 
 
 def render_docx(data: dict[str, Any]) -> bytes:
     """The document's bytes."""
     doc = Document()
-    doc.core_properties.title = data["title"]
-    doc.core_properties.author = data["issuer"]
+    doc.core_properties.title = stored(data["title"])
+    doc.core_properties.author = stored(data["issuer"])
     section = doc.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)
+    # GB/T 9704: top 37 mm, binding (left) 28 mm; a 156 × 225 mm type area
     section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
-    section.left_margin, section.right_margin = Cm(2.5), Cm(2.5)
+    section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
+    section.footer_distance = Cm(2.0)
     normal = doc.styles["Normal"]
     normal.font.name = BODY
+    normal.font.size = Pt(SIZE_3)
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY)
+    _page_numbers(section)
 
-    _para(doc, "政务信息通报", font=TITLE, size=36, bold=True, color=RED, align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
-    _red_rule(_para(doc, data["document_number"], align=WD_ALIGN_PARAGRAPH.CENTER, after=18))
-    _para(doc, data["title"], font=TITLE, size=22, bold=True, color=RED, align=WD_ALIGN_PARAGRAPH.CENTER, after=18)
+    # 版头: the issuing office's mark in red, the 文号, the red rule
+    masthead = f"{stored(data['issuer'])}文件" if data["period"].isdigit() else "政务信息通报"
+    _para(doc, masthead, font=TITLE, size=36, color=RED, align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
+    _red_rule(_para(doc, stored(data["document_number"]), align=WD_ALIGN_PARAGRAPH.CENTER, after=18))
+    _para(doc, stored(data["title"]), font=TITLE, size=SIZE_2, color=BLACK, align=WD_ALIGN_PARAGRAPH.CENTER, after=18)
     text = data["text"]
-    _para(doc, text["salutation"])
-    _para(doc, text["opening"], indent=True)
-    _para(doc, "一、总体情况", font=HEADING, indent=True)
-    _para(doc, text["overview"], indent=True)
-    _para(doc, "二、各单位报送采用及得分情况", font=HEADING, indent=True)
-    widths = [0.8, 2.8] + [0.95] * (len(table_headers(data["channels"])) - 4) + [1.2, 1.4]
-    for index, category in enumerate(data["categories"], start=1):
-        _para(doc, f"（{index}）{category['name']}", font=BODY, bold=True, indent=True, after=6)
+    _para(doc, stored(text["salutation"]))
+    _para(doc, stored(text["opening"]), indent=True)
+    year_end = "commended" in data
+    numbers = iter("一二三四五六七八九十")
+    _heading(doc, f"{next(numbers)}、总体情况")
+    _para(doc, stored(text["overview"]), indent=True)
+    _heading(doc, f"{next(numbers)}、各单位报送采用及得分情况")
+    # points columns wide enough for "-200" in 五号 on one line; the channels' counts narrower
+    widths = [0.8, 2.4] + [0.85] * (len(table_headers(data["channels"])) - 6) + [0.9, 1.3, 1.3, 1.3]
+    for index, category in enumerate(data["categories"]):
+        _subheading(doc, f"（{'一二三四五六七八九十'[index]}）{stored(category['name'])}")
         _table(
             doc,
             None,
             [table_cells(row, data["channels"]) for row in category["rows"]],
             widths,
-            size=8,
             channels=data["channels"],
         )
-    _para(doc, "三、未完成目标任务的单位", font=HEADING, indent=True)
-    _para(doc, text["shortfall"], indent=True, after=6)
-    if data["shortfalls"]:
-        _table(
-            doc,
-            ["类别", "单位", "报送", "采用", "报送目标", "采用目标"],
-            [
+    if year_end:
+        _year_end(doc, data, numbers)
+    else:
+        _heading(doc, f"{next(numbers)}、未完成目标任务的单位及改正意见")
+        _para(doc, stored(text["shortfall"]), indent=True, after=6)
+        if data["shortfalls"]:
+            _table(
+                doc,
+                ["单位", "报送/目标", "采用/目标", "改正意见"],
                 [
-                    row["category"],
-                    row["unit_name"],
-                    row["submitted"],
-                    row["adopted"],
-                    row["target"]["submissions"] if row["target"] else "—",
-                    row["target"]["adoptions"] if row["target"] else "—",
-                ]
-                for row in data["shortfalls"]
-            ],
-            [2.0, 5.0, 2.0, 2.0, 2.5, 2.5],
-            size=10.5,
-        )
-    _para(doc, text["closing"], indent=True, after=24)
-    _para(doc, data["issuer"], align=WD_ALIGN_PARAGRAPH.RIGHT)
-    _para(doc, data["issued"], align=WD_ALIGN_PARAGRAPH.RIGHT)
+                    [
+                        row["unit_name"],
+                        f"{row['submitted']}/{_or_dash(row['target_submissions'])}",
+                        f"{row['adopted']}/{_or_dash(row['target_adoptions'])}",
+                        row["advice"],
+                    ]
+                    for row in data["shortfalls"]
+                ],
+                [3.0, 2.0, 2.0, 8.6],
+                left_columns=(0, 3),
+            )
+    _para(doc, stored(text["closing"]), indent=True, after=SIZE_3 * 3)
+    # 发文机关署名 and 成文日期: right-aligned, four characters in from the right margin
+    _signature(doc, stored(data["issuer"]))
+    _signature(doc, stored(data["issued"]))
 
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     _para(doc, "附件", font=HEADING)
     _para(
         doc,
-        f"{data['period_name']}采用信息目录",
+        f"{stored(data['period_name'])}采用信息目录",
         font=TITLE,
         size=18,
-        bold=True,
         align=WD_ALIGN_PARAGRAPH.CENTER,
         after=12,
     )
     if not data["appendix"]:
         _para(doc, "本期无采用信息。", indent=True)
     for group in data["appendix"]:
-        _para(doc, f"{group['channel_name']}（{len(group['items'])}条次）", font=HEADING, size=14, after=6)
+        _subheading(doc, f"{stored(group['channel_name'])}（{len(group['items'])}条次）")
         _table(
             doc,
             ["序号", "标题", "报送单位"],
             [[number, item["title"], item["unit_name"]] for number, item in enumerate(group["items"], start=1)],
-            [1.2, 10.5, 4.3],
-            size=10.5,
+            [1.2, 10.2, 4.2],
         )
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
+
+
+def _or_dash(value: Any) -> Any:
+    return "—" if value is None else value
+
+
+def _signature(doc, text: str) -> None:
+    paragraph = _para(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    paragraph.paragraph_format.right_indent = Pt(SIZE_3 * 4)
+
+
+def _year_end(doc, data: dict[str, Any], numbers) -> None:
+    """The 表彰通报's sections: 先进单位和先进个人, 通报批评, 整改."""
+    say = data["year_text"]
+    _heading(doc, f"{next(numbers)}、表彰先进单位和先进个人")
+    _para(doc, stored(say["commended"]), indent=True)
+    units, officers = data["commended"]["units"], data["commended"]["officers"]
+    if units:
+        _subheading(doc, "（一）政务信息工作先进单位")
+        _table(
+            doc,
+            ["序号", "单位", "年度得分"],
+            [[n, row["unit_name"], row["net_points"]] for n, row in enumerate(units, start=1)],
+            [1.6, 10.0, 4.0],
+        )
+    if officers:
+        _subheading(doc, f"（{'二' if units else '一'}）政务信息工作先进个人")
+        _table(
+            doc,
+            ["序号", "姓名", "单位", "年度得分"],
+            [[n, row["officer_name"], row["unit_name"], row["net_points"]] for n, row in enumerate(officers, start=1)],
+            [1.6, 4.0, 6.6, 3.4],
+        )
+    _heading(doc, f"{next(numbers)}、通报批评")
+    _para(doc, stored(say["criticized"]), indent=True)
+    if data["criticized"]:
+        _table(
+            doc,
+            ["序号", "单位", "全年扣分"],
+            [[n, row["unit_name"], row["deduction_points"]] for n, row in enumerate(data["criticized"], start=1)],
+            [1.6, 10.0, 4.0],
+        )
+    _heading(doc, f"{next(numbers)}、整改要求")
+    _para(doc, stored(say["rectification"]), indent=True)
+    if data["rectification"]:
+        _table(
+            doc,
+            ["序号", "单位", "整改方案"],
+            [
+                [n, row["unit_name"], RECTIFICATION_STATUS.get(row["status"], row["status"])]
+                for n, row in enumerate(data["rectification"], start=1)
+            ],
+            [1.6, 10.0, 4.0],
+        )
+    _para(doc, stored(say["hopes"]), indent=True)

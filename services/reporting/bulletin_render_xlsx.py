@@ -19,14 +19,35 @@ CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 
 
+def stored(value: Any) -> Any:
+    """Every stored string passes here before it becomes a cell: one place to sanitise."""
+    return value
+
+
+RECTIFICATION_STATUS = {"required": "未提交", "submitted": "已提交待审", "accepted": "已通过", "returned": "已退回修改"}
+
+
+def _print_setup(sheet: Worksheet, title_rows: int) -> None:
+    """A4 landscape, the title and header rows on every page, the columns fitted to the page width."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"1:{title_rows}"
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.5
+    sheet.oddFooter.center.text = "— &P —"
+
+
 def _heading(sheet: Worksheet, title: str, subtitle: str, width: int) -> None:
     """Row 1: the red title across the table; row 2: the 文号 / subtitle."""
-    sheet.append([title])
+    sheet.append([stored(title)])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
-    sheet["A1"].font = Font(name=FONT, size=16, bold=True, color="C00000")
+    sheet["A1"].font = Font(name=FONT, size=16, bold=True)
     sheet["A1"].alignment = CENTER
     sheet.row_dimensions[1].height = 30
-    sheet.append([subtitle])
+    sheet.append([stored(subtitle)])
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     sheet["A2"].font = Font(name=FONT, size=11)
     sheet["A2"].alignment = CENTER
@@ -37,7 +58,7 @@ def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: 
     start = sheet.max_row + 1
     sheet.append(headers)
     for row in rows:
-        sheet.append(row)
+        sheet.append([stored(value) for value in row])
     for r in range(start, sheet.max_row + 1):
         for c in range(1, len(headers) + 1):
             cell = sheet.cell(row=r, column=c)
@@ -47,6 +68,7 @@ def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: 
             if r == start:
                 cell.fill = HEAD_FILL
     sheet.freeze_panes = sheet.cell(row=start + 1, column=1)
+    _print_setup(sheet, start)
     for c, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(c)].width = width
 
@@ -85,25 +107,27 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
             [6, 28] + [9] * (len(headers) - 2),
         )
 
-    short = book.create_sheet("未完成目标")
-    _heading(short, data["title"], data["text"]["shortfall"], 6)
-    short.row_dimensions[2].height = 45
-    _table(
-        short,
-        ["类别", "单位", "报送", "采用", "报送目标", "采用目标"],
-        [
+    if "commended" in data:
+        _year_end(book, data)
+    else:
+        short = book.create_sheet("未完成目标")
+        _heading(short, data["title"], data["text"]["shortfall"], 6)
+        short.row_dimensions[2].height = 45
+        _table(
+            short,
+            ["类别", "单位", "报送/目标", "采用/目标", "改正意见"],
             [
-                row["category"],
-                row["unit_name"],
-                row["submitted"],
-                row["adopted"],
-                row["target"]["submissions"] if row["target"] else None,
-                row["target"]["adoptions"] if row["target"] else None,
-            ]
-            for row in data["shortfalls"]
-        ],
-        [8, 28, 9, 9, 10, 10],
-    )
+                [
+                    row["category"],
+                    row["unit_name"],
+                    f"{row['submitted']}/{_dash(row['target_submissions'])}",
+                    f"{row['adopted']}/{_dash(row['target_adoptions'])}",
+                    row["advice"],
+                ]
+                for row in data["shortfalls"]
+            ],
+            [8, 24, 11, 11, 70],
+        )
 
     appendix = book.create_sheet("采用目录")
     _heading(appendix, data["title"], f"附件：{data['period_name']}采用信息目录", 4)
@@ -132,3 +156,24 @@ def _text_stays_text(book: Workbook) -> None:
             for cell in row:
                 if cell.data_type == "f":
                     cell.data_type = "s"
+
+
+def _dash(value: Any) -> Any:
+    return "—" if value is None else value
+
+
+def _year_end(book: Workbook, data: dict[str, Any]) -> None:
+    """The 表彰通报's lists on one sheet: commended units and officers, criticised, rectification."""
+    sheet = book.create_sheet("表彰与批评")
+    _heading(sheet, data["title"], data["year_text"]["commended"], 5)
+    sheet.row_dimensions[2].height = 45
+    rows: list[list[Any]] = []
+    for n, row in enumerate(data["commended"]["units"], 1):
+        rows.append(["先进单位", n, row["unit_name"], "", row["net_points"]])
+    for n, row in enumerate(data["commended"]["officers"], 1):
+        rows.append(["先进个人", n, row["officer_name"], row["unit_name"], row["net_points"]])
+    for n, row in enumerate(data["criticized"], 1):
+        rows.append(["通报批评", n, row["unit_name"], f"全年扣{row['deduction_points']}分", -row["deduction_points"]])
+    for n, row in enumerate(data["rectification"], 1):
+        rows.append(["整改", n, row["unit_name"], RECTIFICATION_STATUS.get(row["status"], row["status"]), None])
+    _table(sheet, ["类别", "序号", "单位/姓名", "所在单位/说明", "年度得分"], rows, [12, 6, 28, 28, 12], left=2)

@@ -156,9 +156,24 @@ class Shortfall(BaseModel):
     kind: str
     category: str
     submitted: int
+    target_submissions: int | None
     adopted: int
+    target_adoptions: int | None
+    advice: str = Field(description="改正意见: one sentence from the policy's bulletin.texts.advice_*")
     target: Target | None
     reasons: list[str] = Field(description="nothing_submitted, submissions_short, adoptions_short")
+
+
+class Criticized(BaseModel):
+    unit_id: str
+    unit_name: str
+    deduction_points: int
+
+
+class RectificationStatus(BaseModel):
+    unit_id: str
+    unit_name: str | None
+    status: str = Field(description="required, submitted, accepted, returned")
 
 
 class AppendixItem(BaseModel):
@@ -189,3 +204,9 @@ class Bulletin(BaseModel):
     categories: list[BulletinCategory]
     shortfalls: list[Shortfall]
     appendix: list[AppendixChannel]
+    commended: dict[str, list[dict]] | None = Field(
+        None, description="a year's: the selection's selected units, officers"
+    )
+    criticized: list[Criticized] | None = None
+    rectification: list[RectificationStatus] | None = None
+    year_text: dict[str, str] | None = None

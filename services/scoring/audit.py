@@ -56,7 +56,8 @@ class YearDeductions:
             ):
                 self.by_event[line.event_id] = self.by_event.get(line.event_id, 0) - line.points
         for revocation in outcome.revocations:
-            self.revoked_by.setdefault(revocation.target_event_id, revocation.revoked_by)
+            if revocation.unit_id in (None, self.unit_id):  # a dispute revokes its own unit's lines only
+                self.revoked_by.setdefault(revocation.target_event_id, revocation.revoked_by)
 
     @property
     def points(self) -> int:

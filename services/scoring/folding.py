@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from immutables import Map
 
 from services.scoring.log_reader import read_chunk
-from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Unit, evolve
+from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Solicitation, Unit, evolve
 from shared.domain.policy import PolicySet
 
 CACHE_LIMIT = 50_000
@@ -68,7 +68,11 @@ class ChunkFolder:
         for event in await _period_events(conn, until=checkpoint):
             closes_only, _ = evolve(closes_only, event, self.policies)
         self.state = FoldState(
-            units=Map(units), targets=Map(targets), month_counts=Map(counts), closes=closes_only.closes
+            units=Map(units),
+            targets=Map(targets),
+            month_counts=Map(counts),
+            closes=closes_only.closes,
+            solicitations=await _solicitations(conn, s, self.policies),
         )
 
     async def hydrate(self, conn, events: Iterable[LogEvent]) -> None:
@@ -216,3 +220,24 @@ async def _period_events(conn, *, until: int) -> list[LogEvent]:
         until,
     )
     return [LogEvent(r["event_id"], r["global_position"], r["type"], r["occurred_at"], 0, r["data"]) for r in rows]
+
+
+async def _solicitations(conn, schema: str, policies: PolicySet) -> Map:
+    """The solicitations as the generation holds them: asked units, deadline, on-time answers, closed."""
+    rows = await conn.fetch(
+        f"SELECT s.solicitation_id, s.deadline, s.unit_ids, c.event_id IS NOT NULL AS closed, "
+        f"coalesce((SELECT array_agg(DISTINCT a.unit_id) FROM {schema}.solicitation_answers a "
+        f"WHERE a.solicitation_id = s.solicitation_id AND a.on_time), '{{}}') AS on_time "
+        f"FROM {schema}.solicitations s LEFT JOIN {schema}.solicitation_closes c USING (solicitation_id)"
+    )
+    found = {}
+    for row in rows:
+        local = row["deadline"].astimezone(policies.zone)
+        found[row["solicitation_id"]] = Solicitation(
+            tuple(row["unit_ids"]),
+            row["deadline"],
+            local.year * 100 + local.month,
+            frozenset(row["on_time"]),
+            row["closed"],
+        )
+    return Map(found)

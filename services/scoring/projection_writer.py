@@ -30,6 +30,11 @@ ROW_COLUMNS = {
     "officers": ("officer_id", "unit_id", "name", "occurred_at", "global_position"),
     "items": ("item_id", "unit_id", "title", "kind", "authors", "month", "global_position"),
     "targets": ("global_position", "unit_id", "year", "month", "submissions", "adoptions"),
+    "solicitations": ("solicitation_id", "title", "deadline", "unit_ids", "event_id", "global_position"),
+    "solicitation_answers": ("solicitation_id", "unit_id", "item_id", "on_time", "global_position"),
+    "solicitation_closes": ("solicitation_id", "event_id", "occurred_at", "global_position"),
+    "rectifications": ("global_position", "unit_id", "year", "status", "text", "reference"),
+    "payments": ("event_id", "global_position", "unit_id", "period", "amount_yuan", "reference"),
 }
 
 # what the running sums read of a Line and of a Fact (the same order as the RETURNING of a revocation)
@@ -81,6 +86,7 @@ async def write_outcomes(
             [r.target_event_id for r in revocations],
             [r.revoked_by for r in revocations],
             [r.position for r in revocations],
+            [r.unit_id for r in revocations],
         )
         revoked_lines = await _revoke(
             conn, schema, "lines", ("month", "unit_id", "officer_id", "points", "reward_yuan"), targets
@@ -281,12 +287,13 @@ class Totals:
 _LINE_MEASURES = ("lines", "award", "deduction", "reward")
 
 
-async def _revoke(conn, schema: str, table: str, returning: tuple[str, ...], targets: tuple[list, list, list]) -> list:
-    """Mark the rows of the target events revoked (once); return what they counted, for the totals."""
+async def _revoke(conn, schema: str, table: str, returning: tuple[str, ...], targets: tuple[list, ...]) -> list:
+    """Mark the rows of the target events revoked (once; with a unit, only that unit's); return what
+    they counted, for the totals."""
     return await conn.fetch(
         f"UPDATE {schema}.{table} AS t SET revoked_by = r.by, revoked_position = r.pos "
-        "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS r(target, by, pos) "
-        "WHERE t.event_id = r.target AND t.revoked_by IS NULL "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[]) AS r(target, by, pos, unit) "
+        "WHERE t.event_id = r.target AND t.revoked_by IS NULL AND (r.unit IS NULL OR t.unit_id = r.unit) "
         f"RETURNING {', '.join(f't.{column}' for column in returning)}",
         *targets,
     )

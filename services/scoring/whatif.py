@@ -45,22 +45,24 @@ class PeriodPoints:
 
     period: Period
     by_event: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    revoked: set[str] = field(default_factory=set)
+    revoked: set[tuple[str, str | None]] = field(default_factory=set)  # (event, unit or None = every unit)
 
     def feed(self, outcome: Outcome) -> None:
         for line in outcome.lines:
             if line.officer_id is None and self.period.contains(line.month):
                 self.by_event.setdefault(line.event_id, []).append((line.unit_id, line.points))
         for revocation in outcome.revocations:
-            self.revoked.add(revocation.target_event_id)
+            self.revoked.add((revocation.target_event_id, revocation.unit_id))
 
     def points(self) -> dict[str, int]:
         """Net points of every unit with a line that counts in the period."""
         totals: dict[str, int] = {}
         for event_id, contributions in self.by_event.items():
-            if event_id in self.revoked:
+            if (event_id, None) in self.revoked:
                 continue
             for unit_id, points in contributions:
+                if (event_id, unit_id) in self.revoked:
+                    continue
                 totals[unit_id] = totals.get(unit_id, 0) + points
         return totals
 

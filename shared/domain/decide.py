@@ -11,6 +11,7 @@ event accepted here can always be folded.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +37,16 @@ class Seen:
     event_id: UUID
     type: str
     data: dict[str, Any]
+    position: int | None = None  # global position; a request's own events come after every stored one
+
+
+# A request's own events: positions after any stored one, in the order decided.
+BATCH_POSITIONS = 1 << 62
+
+
+def answers_stream(solicitation_id: str) -> str:
+    """Not a stream of the log: the view's list of items answering a solicitation ({unit_id, occurred_at})."""
+    return f"answers-{solicitation_id}"
 
 
 @dataclass
@@ -84,6 +95,10 @@ def referenced_streams(event: Envelope) -> Iterable[str]:
         yield f"officer-{officer}"
     for contributor in getattr(data, "contributors", None) or []:
         yield f"unit-{contributor.unit_id}"
+    for unit_id in getattr(data, "unit_ids", None) or []:
+        yield f"unit-{unit_id}"
+    if getattr(data, "solicitation_id", None):
+        yield f"solicitation-{data.solicitation_id}"
     type_name: str = event.type  # type: ignore[attr-defined]
     if type_name.startswith("period."):
         yield f"period-{data.year:04d}-{data.month:02d}"
@@ -157,6 +172,41 @@ class Decision:
                 open_ = seen.type == "unit.deduction-disputed"
         return open_
 
+    def solicitation(self, solicitation_id: str) -> tuple[Seen, Seen | None]:
+        """The issue of a solicitation and its close (None while open)."""
+        events = self.view.stream(f"solicitation-{solicitation_id}")
+        if not events or events[0].type != "solicitation.issued":
+            raise Refusal(
+                422,
+                "unknown_solicitation",
+                f"solicitation {solicitation_id} has not been issued",
+                loc=("data", "solicitation_id"),
+            )
+        closed = next((seen for seen in events if seen.type == "solicitation.closed"), None)
+        return events[0], closed
+
+    def asked(self, issued: Seen, unit_id: str) -> bool:
+        """Whether a solicitation asks `unit_id`: named, or (none named) registered before the issue."""
+        named = issued.data.get("unit_ids") or []
+        if named:
+            return unit_id in named
+        registered = self.view.first(f"unit-{unit_id}")
+        return (
+            registered is not None
+            and registered.type == "unit.registered"
+            and (registered.position or 0) < (issued.position or 0)
+        )
+
+    def missed(self, issued: Seen, unit_id: str) -> bool:
+        """Whether the close of `issued` deducted D7 from `unit_id`: asked, nothing by the deadline."""
+        if not self.asked(issued, unit_id):
+            return False
+        deadline = datetime.fromisoformat(issued.data["deadline"])
+        return not any(
+            answer.data["unit_id"] == unit_id and datetime.fromisoformat(answer.data["occurred_at"]) <= deadline
+            for answer in self.view.stream(answers_stream(issued.data["solicitation_id"]))
+        )
+
     def month_closed(self, year: int, month: int) -> bool:
         closed = False
         for seen in self.view.stream(f"period-{year:04d}-{month:02d}"):
@@ -205,6 +255,15 @@ def _item_submitted(d: Decision, data: Any, _event: Envelope) -> None:
     if d.view.first(f"item-{data.item_id}") is not None:
         raise Refusal(409, "item_already_submitted", f"item {data.item_id} was already submitted")
     d.officers_of(data.unit_id, data.authors, "authors")
+    if data.solicitation_id is not None:
+        issued, _closed = d.solicitation(data.solicitation_id)
+        if not d.asked(issued, data.unit_id):
+            raise Refusal(
+                422,
+                "not_solicited",
+                f"solicitation {data.solicitation_id} did not ask unit {data.unit_id}",
+                loc=("data", "solicitation_id"),
+            )
 
 
 def _item_adopted(d: Decision, data: Any, event: Envelope) -> None:
@@ -306,8 +365,20 @@ def _other_deduction(d: Decision, data: Any, _event: Envelope) -> None:
 
 
 def _disputed_deduction(d: Decision, data: Any) -> str:
+    """The stream holding the deduction's disputes and revocation (a close's: the unit's own)."""
     d.unit(data.unit_id)
     stream_id, target = d.named_event(data.deduction_event_id, "deduction_event_id")
+    if target.type == "solicitation.closed":
+        # a close is each missing unit's D7 (rules.md "The office's year"): disputed unit by unit
+        issued, _closed = d.solicitation(target.data["solicitation_id"])
+        if not d.missed(issued, data.unit_id):
+            raise Refusal(
+                422,
+                "not_a_deduction",
+                f"event {data.deduction_event_id} deducted nothing from unit {data.unit_id}",
+                loc=("data", "deduction_event_id"),
+            )
+        return f"unit-{data.unit_id}"
     if target.type not in DEDUCTION_TYPES or target.data["unit_id"] != data.unit_id:
         raise Refusal(
             422,
@@ -322,7 +393,11 @@ def _deduction_disputed(d: Decision, data: Any, _event: Envelope) -> None:
     if d.actor is not None and d.actor.get("role") == "unit":
         # api.md 14: a unit key disputing another unit's deduction gets 403 before any 422.
         target = d.view.events.get(data.deduction_event_id)
-        if target is not None and target[1].data.get("unit_id") != d.actor.get("unit_id"):
+        if (
+            target is not None
+            and target[1].type != "solicitation.closed"  # its units are checked as a 422 below
+            and target[1].data.get("unit_id") != d.actor.get("unit_id")
+        ):
             raise Refusal(403, "forbidden", "a unit key may dispute only its own unit's deductions")
     stream_id = _disputed_deduction(d, data)
     if d.revoker(stream_id, data.deduction_event_id) is not None:
@@ -362,6 +437,59 @@ def _month_reopened(d: Decision, data: Any, _event: Envelope) -> None:
         raise Refusal(409, "month_not_closed", f"{data.year}-{data.month:02d} is not closed")
 
 
+def _solicitation_issued(d: Decision, data: Any, _event: Envelope) -> None:
+    if d.view.first(f"solicitation-{data.solicitation_id}") is not None:
+        raise Refusal(409, "solicitation_already_issued", f"solicitation {data.solicitation_id} was already issued")
+    if len(set(data.unit_ids)) != len(data.unit_ids):
+        raise Refusal(422, "duplicate_unit", "a unit is named twice", loc=("data", "unit_ids"))
+    for index, unit_id in enumerate(data.unit_ids):
+        d.unit(unit_id, loc=("data", "unit_ids", index))
+
+
+def _solicitation_closed(d: Decision, data: Any, event: Envelope) -> None:
+    issued, closed = d.solicitation(data.solicitation_id)
+    if closed is not None:
+        raise Refusal(409, "solicitation_already_closed", f"solicitation {data.solicitation_id} is already closed")
+    if event.occurred_at < datetime.fromisoformat(issued.data["deadline"]):
+        raise Refusal(
+            422,
+            "deadline_not_reached",
+            f"solicitation {data.solicitation_id} is due {issued.data['deadline']}; it closes at or after that",
+            loc=("occurred_at",),
+        )
+
+
+def _rectification_pending(d: Decision, unit_id: str, year: int) -> bool:
+    pending = False
+    for seen in d.view.stream(f"unit-{unit_id}"):
+        if seen.data.get("year") == year:
+            if seen.type == "unit.rectification-submitted":
+                pending = True
+            elif seen.type == "unit.rectification-reviewed":
+                pending = False
+    return pending
+
+
+def _rectification_submitted(d: Decision, data: Any, _event: Envelope) -> None:
+    d.unit(data.unit_id)
+    if _rectification_pending(d, data.unit_id, data.year):
+        raise Refusal(409, "rectification_pending", f"unit {data.unit_id}'s plan for {data.year} is awaiting review")
+
+
+def _rectification_reviewed(d: Decision, data: Any, _event: Envelope) -> None:
+    d.unit(data.unit_id)
+    if not _rectification_pending(d, data.unit_id, data.year):
+        raise Refusal(
+            409, "no_rectification_pending", f"unit {data.unit_id} has no plan for {data.year} awaiting review"
+        )
+
+
+def _rewards_paid(d: Decision, data: Any, _event: Envelope) -> None:
+    d.unit(data.unit_id)
+    if Decimal(data.amount_yuan) <= 0:
+        raise Refusal(422, "amount_not_positive", "amount_yuan must be more than 0.00", loc=("data", "amount_yuan"))
+
+
 # One rule per event type (tests/domain checks that decide and evolve cover exactly EVENT_TYPES).
 DECIDERS: dict[str, Rule] = {
     "unit.registered": _unit_registered,
@@ -380,6 +508,11 @@ DECIDERS: dict[str, Rule] = {
     "event.revoked": _event_revoked,
     "period.month-closed": _month_closed,
     "period.month-reopened": _month_reopened,
+    "solicitation.issued": _solicitation_issued,
+    "solicitation.closed": _solicitation_closed,
+    "unit.rectification-submitted": _rectification_submitted,
+    "unit.rectification-reviewed": _rectification_reviewed,
+    "rewards.paid": _rewards_paid,
 }
 
 
@@ -403,7 +536,10 @@ def decide(decision: Decision, event: Envelope, *, event_id: UUID) -> Decided:
         raise Refusal(
             409, "wrong_expected_version", f"stream {stream_id} is at version {current}, not {event.expected_version}"
         )
-    decision.view.add(stream_id, Seen(event_id, type_name, data))
+    decision.view.add(stream_id, Seen(event_id, type_name, data, BATCH_POSITIONS + len(decision.view.events)))
+    if data.get("solicitation_id") and type_name == "item.submitted":
+        answer = {"unit_id": data["unit_id"], "occurred_at": event.occurred_at.isoformat()}
+        decision.view.stream(answers_stream(data["solicitation_id"])).append(Seen(event_id, type_name, answer))
     return Decided(
         event_id=event_id,
         stream_id=stream_id,

@@ -114,6 +114,7 @@ class ItemSubmittedData(Data):
     authors: Officers = []
     urgent: StrictBool = False
     solicited: StrictBool = False
+    solicitation_id: Id | None = None  # the 约稿 it answers (rules.md "The office's year")
 
 
 class Contributor(Data):
@@ -190,6 +191,45 @@ class PeriodMonthReopenedData(MonthData):
     reason: Text
 
 
+class SolicitationIssuedData(Data):
+    solicitation_id: Id
+    title: Text
+    deadline: Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_representable)]
+    unit_ids: Annotated[list[Id], Field(max_length=10_000)] = []  # none = every unit registered before
+
+
+class SolicitationClosedData(Data):
+    solicitation_id: Id
+
+
+class UnitRectificationSubmittedData(Data):
+    unit_id: Id
+    year: Year
+    plan: Annotated[
+        str, BeforeValidator(_trim), StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_nul)
+    ]
+    reference: Text | None = None
+
+
+class UnitRectificationReviewedData(Data):
+    unit_id: Id
+    year: Year
+    outcome: Literal["accepted", "returned"]
+    reason: Text
+
+
+HalfYear = Annotated[str, StringConstraints(pattern=r"^(20[0-9]{2}|2100)-H[12]$")]
+# Money is a two-decimal string everywhere; > 0 is decide's check (422 amount_not_positive).
+Yuan = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,12}\.[0-9]{2}$")]
+
+
+class RewardsPaidData(Data):
+    unit_id: Id
+    period: HalfYear
+    amount_yuan: Yuan
+    reference: Text
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -225,6 +265,11 @@ DATA_MODELS: dict[str, type[Data]] = {
     "event.revoked": EventRevokedData,
     "period.month-closed": MonthData,
     "period.month-reopened": PeriodMonthReopenedData,
+    "solicitation.issued": SolicitationIssuedData,
+    "solicitation.closed": SolicitationClosedData,
+    "unit.rectification-submitted": UnitRectificationSubmittedData,
+    "unit.rectification-reviewed": UnitRectificationReviewedData,
+    "rewards.paid": RewardsPaidData,
 }
 EVENT_MODELS: dict[str, type[Envelope]] = {name: _envelope(name, model) for name, model in DATA_MODELS.items()}
 EVENT_TYPES: tuple[str, ...] = tuple(DATA_MODELS)
@@ -248,10 +293,12 @@ def stream_of(type_name: str, data: dict[str, Any]) -> str | None:
     prefix = type_name.split(".", 1)[0]
     if type_name == "officer.registered":
         return f"officer-{data['officer_id']}"
-    if prefix == "unit":
+    if prefix in ("unit", "rewards"):
         return f"unit-{data['unit_id']}"
     if prefix == "item":
         return f"item-{data['item_id']}"
+    if prefix == "solicitation":
+        return f"solicitation-{data['solicitation_id']}"
     if prefix == "period":
         return f"period-{data['year']:04d}-{data['month']:02d}"
     return None

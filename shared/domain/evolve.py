@@ -67,11 +67,13 @@ class Fact(NamedTuple):
 
 
 class Revocation(NamedTuple):
-    """Every line and fact of `target_event_id` stops counting from `position` on."""
+    """Every line and fact of `target_event_id` stops counting from `position` on; with `unit_id`,
+    only those of that unit (a dispute revokes one unit's D7 of a solicitation's close)."""
 
     target_event_id: str
     revoked_by: str
     position: int
+    unit_id: str | None = None
 
 
 class Outcome(NamedTuple):
@@ -111,6 +113,17 @@ class FoldState(NamedTuple):
     month_counts: Map = _EMPTY  # (unit_id, YYYYMM) -> (submitted, adopted)
     adoptions: Map = _EMPTY  # adoption event id -> (unit_id, YYYYMM) while it counts (likewise)
     closes: Map = _EMPTY  # YYYYMM -> event id of the close in force
+    solicitations: Map = _EMPTY  # solicitation_id -> Solicitation (a few hundred a year)
+
+
+class Solicitation(NamedTuple):
+    """A 约稿: the units asked, its deadline and the deadline's month, who answered on time, whether closed."""
+
+    asked: tuple[str, ...]
+    deadline: datetime
+    month: int
+    on_time: frozenset[str]
+    closed: bool
 
 
 def split_reward(total: Decimal, authors: int) -> list[Decimal]:
@@ -207,9 +220,9 @@ def _unit_registered(state: FoldState, event: LogEvent, _policies: PolicySet):
     d = event.data
     row = ("units", (d["unit_id"], d["name"], d["kind"], event.occurred_at, event.position))
     units = state.units.set(d["unit_id"], Unit(d["name"], d["kind"]))
-    return FoldState(units, state.items, state.targets, state.month_counts, state.adoptions, state.closes), Outcome(
-        rows=(row,)
-    )
+    return FoldState(
+        units, state.items, state.targets, state.month_counts, state.adoptions, state.closes, state.solicitations
+    ), Outcome(rows=(row,))
 
 
 def _officer_registered(state: FoldState, event: LogEvent, _policies: PolicySet):
@@ -223,9 +236,9 @@ def _target_set(state: FoldState, event: LogEvent, _policies: PolicySet):
     month = d.get("month") or 0
     row = ("targets", (event.position, d["unit_id"], d["year"], month, d["submissions"], d["adoptions"]))
     targets = state.targets.set((d["unit_id"], d["year"], month), (d["submissions"], d["adoptions"]))
-    return FoldState(state.units, state.items, targets, state.month_counts, state.adoptions, state.closes), Outcome(
-        rows=(row,)
-    )
+    return FoldState(
+        state.units, state.items, targets, state.month_counts, state.adoptions, state.closes, state.solicitations
+    ), Outcome(rows=(row,))
 
 
 def _item_submitted(state: FoldState, event: LogEvent, _policies: PolicySet):
@@ -240,7 +253,11 @@ def _item_submitted(state: FoldState, event: LogEvent, _policies: PolicySet):
         _count(state, d["unit_id"], event.month, 1, 0),
         state.adoptions,
         state.closes,
+        state.solicitations,
     )
+    if d.get("solicitation_id"):  # the answer to a 约稿 (on time or late)
+        new_state, answer = _answered(new_state, event)
+        return new_state, Outcome(facts=(fact,), rows=(row, answer))
     return new_state, Outcome(facts=(fact,), rows=(row,))
 
 
@@ -285,6 +302,7 @@ def _item_adopted(state: FoldState, event: LogEvent, policies: PolicySet):
         _count(state, item.unit_id, event.month, 0, 1),
         state.adoptions.set(event.event_id, (item.unit_id, event.month)),
         state.closes,
+        state.solicitations,
     )
     return new_state, Outcome(lines=tuple(lines), facts=(fact,))
 
@@ -335,19 +353,21 @@ def _deduction(clause_of: Callable[[Policy, dict], tuple[str, int | None]]):
     return handler
 
 
-def _revoke(state: FoldState, event: LogEvent, target_event_id: str) -> tuple[FoldState, Outcome]:
+def _revoke(
+    state: FoldState, event: LogEvent, target_event_id: str, unit_id: str | None = None
+) -> tuple[FoldState, Outcome]:
     counted = state.adoptions.get(target_event_id)
     if counted is not None:
-        unit_id, month = counted
+        counted_unit, month = counted
         state = FoldState(
             state.units,
             state.items,
             state.targets,
-            _count(state, unit_id, month, 0, -1),
+            _count(state, counted_unit, month, 0, -1),
             state.adoptions.delete(target_event_id),
             state.closes,
         )
-    return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position),))
+    return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position, unit_id),))
 
 
 def _event_revoked(state: FoldState, event: LogEvent, _policies: PolicySet):
@@ -357,7 +377,91 @@ def _event_revoked(state: FoldState, event: LogEvent, _policies: PolicySet):
 def _dispute_resolved(state: FoldState, event: LogEvent, _policies: PolicySet):
     if event.data["outcome"] != "revoked":
         return state, NOTHING
-    return _revoke(state, event, event.data["deduction_event_id"])
+    # the unit's lines only: a solicitation's close is several units' D7, disputed one by one
+    return _revoke(state, event, event.data["deduction_event_id"], event.data["unit_id"])
+
+
+def _month_key(moment: datetime, policies: PolicySet) -> int:
+    local = moment.astimezone(policies.zone)
+    return local.year * 100 + local.month
+
+
+def _solicitation_issued(state: FoldState, event: LogEvent, policies: PolicySet):
+    d = event.data
+    deadline = datetime.fromisoformat(d["deadline"])
+    # none named: every unit registered before the issue in the log, i.e. those the state knows now
+    asked = tuple(d.get("unit_ids") or sorted(state.units.keys()))
+    solicitation = Solicitation(asked, deadline, _month_key(deadline, policies), frozenset(), False)
+    row = ("solicitations", (d["solicitation_id"], d["title"], deadline, list(asked), event.event_id, event.position))
+    solicitations = state.solicitations.set(d["solicitation_id"], solicitation)
+    return _with_solicitations(state, solicitations), Outcome(rows=(row,))
+
+
+def _with_solicitations(state: FoldState, solicitations: Map) -> FoldState:
+    return FoldState(
+        state.units, state.items, state.targets, state.month_counts, state.adoptions, state.closes, solicitations
+    )
+
+
+def _answered(state: FoldState, event: LogEvent) -> tuple[FoldState, tuple]:
+    """An item naming a solicitation: remembered as answered on time or late."""
+    d = event.data
+    solicitation: Solicitation = state.solicitations[d["solicitation_id"]]
+    on_time = event.occurred_at <= solicitation.deadline
+    row = ("solicitation_answers", (d["solicitation_id"], d["unit_id"], d["item_id"], on_time, event.position))
+    if on_time and d["unit_id"] not in solicitation.on_time:
+        solicitation = solicitation._replace(on_time=solicitation.on_time | {d["unit_id"]})
+        state = _with_solicitations(state, state.solicitations.set(d["solicitation_id"], solicitation))
+    return state, row
+
+
+def _solicitation_closed(state: FoldState, event: LogEvent, policies: PolicySet):
+    """D7 for every asked unit with nothing by the deadline: in the deadline's month, citing the close."""
+    sid = event.data["solicitation_id"]
+    solicitation: Solicitation = state.solicitations[sid]
+    policy = policies.for_month(solicitation.month)
+    clause_id = policy.document.solicitation_missed
+    points = policy.points_of(clause_id)
+    lines = tuple(
+        Line(
+            event.event_id,
+            seq,
+            event.position,
+            event.occurred_at,
+            solicitation.month,
+            unit_id,
+            None,
+            clause_id,
+            None,
+            points,
+            ZERO,
+            (),
+            None,
+            f"约稿 {sid}",
+            policy.version,
+        )
+        for seq, unit_id in enumerate(sorted(u for u in solicitation.asked if u not in solicitation.on_time))
+    )
+    row = ("solicitation_closes", (sid, event.event_id, event.occurred_at, event.position))
+    solicitations = state.solicitations.set(sid, solicitation._replace(closed=True))
+    return _with_solicitations(state, solicitations), Outcome(lines=lines, rows=(row,))
+
+
+def _rectification(state: FoldState, event: LogEvent, _policies: PolicySet):
+    d = event.data
+    status = "submitted" if event.type == "unit.rectification-submitted" else d["outcome"]
+    text = d.get("plan") if status == "submitted" else d.get("reason")
+    row = ("rectifications", (event.position, d["unit_id"], d["year"], status, text, d.get("reference")))
+    return state, Outcome(rows=(row,))
+
+
+def _rewards_paid(state: FoldState, event: LogEvent, _policies: PolicySet):
+    d = event.data
+    row = (
+        "payments",
+        (event.event_id, event.position, d["unit_id"], d["period"], Decimal(d["amount_yuan"]), d["reference"]),
+    )
+    return state, Outcome(rows=(row,))
 
 
 def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
@@ -396,9 +500,9 @@ def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
             )
         )
     closes = state.closes.set(key, event.event_id)
-    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), Outcome(
-        lines=tuple(lines)
-    )
+    return FoldState(
+        state.units, state.items, state.targets, state.month_counts, state.adoptions, closes, state.solicitations
+    ), Outcome(lines=tuple(lines))
 
 
 def _month_reopened(state: FoldState, event: LogEvent, _policies: PolicySet):
@@ -406,9 +510,9 @@ def _month_reopened(state: FoldState, event: LogEvent, _policies: PolicySet):
     close_id = state.closes[key]
     revocation = Revocation(close_id, event.event_id, event.position)
     closes = state.closes.delete(key)
-    return FoldState(state.units, state.items, state.targets, state.month_counts, state.adoptions, closes), Outcome(
-        revocations=(revocation,)
-    )
+    return FoldState(
+        state.units, state.items, state.targets, state.month_counts, state.adoptions, closes, state.solicitations
+    ), Outcome(revocations=(revocation,))
 
 
 def _no_effect(state: FoldState, _event: LogEvent, _policies: PolicySet):
@@ -435,6 +539,11 @@ EVOLVERS: dict[str, Evolver] = {
     "event.revoked": _event_revoked,
     "period.month-closed": _month_closed,
     "period.month-reopened": _month_reopened,
+    "solicitation.issued": _solicitation_issued,
+    "solicitation.closed": _solicitation_closed,
+    "unit.rectification-submitted": _rectification,
+    "unit.rectification-reviewed": _rectification,
+    "rewards.paid": _rewards_paid,
 }
 
 
