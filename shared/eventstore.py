@@ -152,9 +152,7 @@ async def read_streams(conn: AsyncConnection, stream_ids: Sequence[str]) -> dict
     if not stream_ids:
         return found
     result = await conn.execute(
-        text(
-            f"{_BY_KEYS} WHERE k.stream_id = ANY(CAST(:streams AS text[])) ORDER BY k.stream_id, k.stream_version"
-        ),
+        text(f"{_BY_KEYS} WHERE k.stream_id = ANY(CAST(:streams AS text[])) ORDER BY k.stream_id, k.stream_version"),
         {"streams": list(stream_ids)},
     )
     for row in result:

@@ -21,11 +21,15 @@ any row whose position is not the one this session just drew and nobody drew aft
 partitioned tables, hence a default plus that trigger.
 """
 
+import asyncio
+import logging
+
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.eventstore import APPEND_LOCK_KEY
 
+log = logging.getLogger("kaohe.log_partitions")
 SEQUENCE = "eventlog.events_position_seq"
 DEFAULT_PARTITION_SIZE = 1_000_000
 PARTITIONS_AHEAD = 2
@@ -141,3 +145,22 @@ async def ensure_partitions(conn: AsyncConnection, ahead: int = PARTITIONS_AHEAD
     """Create the partitions the log will need next; returns how many were created."""
     result = await conn.execute(text("SELECT eventlog.ensure_partitions(:ahead)"), {"ahead": ahead})
     return int(result.scalar_one())
+
+
+async def keep_partitions_ahead(engine: AsyncEngine, *, every_seconds: float = 60.0) -> None:
+    """Run by ingest (the only writer): partitions ahead at start, then every minute.
+
+    A failure (database away, a lock not had within the timeout) is logged and retried at the
+    next round; with two partitions of a million positions ahead there is plenty of time."""
+    while True:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+                made = await ensure_partitions(conn)
+            if made:
+                log.info("created %d log partition(s) ahead of need", made)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("could not create log partitions ahead (%s); retrying", exc)
+        await asyncio.sleep(every_seconds)

@@ -42,9 +42,7 @@ def upgrade() -> None:
     op.execute("ALTER INDEX eventlog.events_recorded_at RENAME TO events_p000000_recorded_at")
 
     op.execute(f"CREATE SEQUENCE {SEQUENCE} AS bigint")
-    op.execute(
-        f"SELECT setval('{SEQUENCE}', max(global_position)) FROM eventlog.events_p000000 HAVING count(*) > 0"
-    )
+    op.execute(f"SELECT setval('{SEQUENCE}', max(global_position)) FROM eventlog.events_p000000 HAVING count(*) > 0")
     op.execute("CREATE TABLE eventlog.partition_plan (id int PRIMARY KEY CHECK (id = 1), size bigint NOT NULL)")
     op.execute(f"INSERT INTO eventlog.partition_plan VALUES (1, {DEFAULT_PARTITION_SIZE})")
 

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy import text
 
 from services.scoring.audit import audit_deduction
@@ -26,6 +26,7 @@ from shared.domain.periods import BadPeriod, parse_period
 from shared.eventstore import head_position
 from shared.params import AsOf, AsOfPosition, PeriodParam
 from shared.problems import Problem
+from shared.read_position import POSITION_HEADER, MinPosition, projection_snapshot
 from shared.service import StateDep
 
 router = APIRouter(prefix="/v1")
@@ -38,12 +39,15 @@ async def unit_ledger(
     period: PeriodParam,
     state: StateDep,
     principal: Annotated[Principal, require("read_ledger")],
+    response: Response,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """Every line of the unit for the period; revoked lines stay with `revoked_by` and do not count."""
     principal.check_unit(unit_id)
-    async with state.engine.connect() as conn:
+    async with projection_snapshot(state.reads, min_position) as (conn, checkpoint):
+        response.headers[POSITION_HEADER] = str(checkpoint)
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         return await ledger(conn, policies=state.policies, period=period, unit_id=unit_id, as_of=position)
 
@@ -54,11 +58,14 @@ async def officer_ledger(
     period: PeriodParam,
     state: StateDep,
     principal: Annotated[Principal, require("read_ledger")],
+    response: Response,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """The officer's lines: full points of items they authored, deductions naming them, their money share."""
-    async with state.engine.connect() as conn:
+    async with projection_snapshot(state.reads, min_position) as (conn, checkpoint):
+        response.headers[POSITION_HEADER] = str(checkpoint)
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         body = await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
     principal.check_unit(body["unit_id"])
@@ -114,10 +121,18 @@ async def get_policy(
     tags=["audit"],
     summary="A deduction's derivation, disputes and a replay check against the projection",
 )
-async def audit(event_id: str, state: StateDep, _principal: Annotated[Principal, require("audit")]) -> dict[str, Any]:
+async def audit(
+    event_id: str,
+    state: StateDep,
+    _principal: Annotated[Principal, require("audit")],
+    response: Response,
+    min_position: MinPosition = None,
+) -> dict[str, Any]:
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
-    return await audit_deduction(state, _uuid(event_id, "event"))
+    body, checkpoint = await audit_deduction(state, _uuid(event_id, "event"), min_position=min_position)
+    response.headers[POSITION_HEADER] = str(checkpoint)
+    return body
 
 
 @router.post(

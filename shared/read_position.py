@@ -1,0 +1,87 @@
+"""Read-your-writes by position (api.md "Reading from a standby, and read-your-writes").
+
+A client that appended an event passes its `global_position` as `min_position`; a projection read
+answers only once the projection it reads (on the primary, or on the standby behind
+`KAOHE_READ_DATABASE_URL`) has folded that position, waiting at most `WAIT_SECONDS`, else 503
+`position_not_reached` with `Retry-After`. Every such answer carries `X-Kaohe-Position`.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Query
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.params import MAX_POSITION
+from shared.problems import Problem
+
+WAIT_SECONDS = 5.0
+POSITION_HEADER = "X-Kaohe-Position"
+_FIRST_POLL, _LONGEST_POLL = 0.01, 0.1
+
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="Answer only once the projection has folded this log position (waits up to 5 s, then 503 "
+        "`position_not_reached`); pass an append's `global_position` to read your own write",
+    ),
+]
+
+
+async def checkpoint(conn: AsyncConnection) -> int:
+    return int((await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one())
+
+
+def not_reached(wanted: int, seen: int) -> Problem:
+    return Problem(
+        503,
+        "position_not_reached",
+        f"the projection is at position {seen}, not yet at {wanted}; retry shortly",
+        headers={"Retry-After": "1", POSITION_HEADER: str(seen)},
+    )
+
+
+async def wait_for_checkpoint(engine: AsyncEngine, wanted: int, *, deadline: float) -> int:
+    """Poll the (cheap, one-row) checkpoint until it reaches `wanted`; the connection goes back to
+    the pool between polls, so waiting readers do not hold the pool."""
+    loop = asyncio.get_running_loop()
+    delay = _FIRST_POLL
+    while True:
+        async with engine.connect() as conn:
+            seen = await checkpoint(conn)
+        if seen >= wanted:
+            return seen
+        if loop.time() + delay > deadline:
+            raise not_reached(wanted, seen)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _LONGEST_POLL)
+
+
+@asynccontextmanager
+async def projection_snapshot(
+    engine: AsyncEngine, min_position: int | None = None
+) -> AsyncIterator[tuple[AsyncConnection, int]]:
+    """A REPEATABLE READ transaction on the projection at or past `min_position`, with its checkpoint.
+
+    The checkpoint is read in the same snapshot as the answer, so `X-Kaohe-Position` tells exactly
+    what the answer reflects."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        if min_position is not None:
+            await wait_for_checkpoint(engine, min_position, deadline=deadline)
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                position = await checkpoint(conn)
+                # Behind a balancer over several standbys the next connection may reach a server
+                # that lags the one polled: check again in the snapshot itself.
+                if min_position is None or position >= min_position:
+                    yield conn, position
+                    return
+        if asyncio.get_running_loop().time() >= deadline:
+            raise not_reached(min_position, position)
