@@ -7,9 +7,8 @@ answers only once the projection it reads (on the primary, or on the standby beh
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Query
 from sqlalchemy import text
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.params import MAX_POSITION
 from shared.problems import Problem
 
+T = TypeVar("T")
 WAIT_SECONDS = 5.0
 POSITION_HEADER = "X-Kaohe-Position"
 _FIRST_POLL, _LONGEST_POLL = 0.01, 0.1
@@ -62,14 +62,16 @@ async def wait_for_checkpoint(engine: AsyncEngine, wanted: int, *, deadline: flo
         delay = min(delay * 2, _LONGEST_POLL)
 
 
-@asynccontextmanager
-async def projection_snapshot(
-    engine: AsyncEngine, min_position: int | None = None
-) -> AsyncIterator[tuple[AsyncConnection, int]]:
-    """A REPEATABLE READ transaction on the projection at or past `min_position`, with its checkpoint.
+async def read_projection(
+    engine: AsyncEngine, min_position: int | None, render: Callable[[AsyncConnection], Awaitable[T]]
+) -> tuple[T, int]:
+    """`render` in a REPEATABLE READ snapshot of the projection at or past `min_position`, and the
+    checkpoint of that same snapshot (what `X-Kaohe-Position` says the answer reflects).
 
-    The checkpoint is read in the same snapshot as the answer, so `X-Kaohe-Position` tells exactly
-    what the answer reflects."""
+    The checkpoint is read last, after everything `render` reads: a rebuild's view switch
+    replaces the other views before the checkpoint's, and a reader that took the checkpoint
+    first and then waited for another view would deadlock with it. Behind a balancer over several
+    standbys the snapshot's server may lag the one polled: then it reads again, within the wait."""
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
         if min_position is not None:
@@ -77,11 +79,9 @@ async def projection_snapshot(
         async with engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
+                result = await render(conn)
                 position = await checkpoint(conn)
-                # Behind a balancer over several standbys the next connection may reach a server
-                # that lags the one polled: check again in the snapshot itself.
-                if min_position is None or position >= min_position:
-                    yield conn, position
-                    return
+        if min_position is None or position >= min_position:
+            return result, position
         if asyncio.get_running_loop().time() >= deadline:
             raise not_reached(min_position, position)

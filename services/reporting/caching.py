@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.position_watch import version_position
-from shared.read_position import POSITION_HEADER, projection_snapshot
+from shared.read_position import POSITION_HEADER, read_projection
 
 CACHE_ENTRIES = 256
 CACHE_CONTROL = "no-cache"
@@ -94,9 +94,13 @@ async def conditional_answer(
         cached = app_state.answer_cache.get(digest, known)
         if cached is not None:
             return Response(cached[0], media_type=cached[1], headers=at)
-    async with projection_snapshot(app_state.kaohe.reads, min_position) as (conn, position):
-        version = f"{await read_schema(conn)}:{position}"
+
+    async def answer(conn: AsyncConnection) -> tuple[bytes, str, str]:
         body, media_type = await render(conn)
+        return body, media_type, await read_schema(conn)  # the version last (read_projection says why)
+
+    (body, media_type, schema), position = await read_projection(app_state.kaohe.reads, min_position, answer)
+    version = f"{schema}:{position}"
     app_state.answer_cache.put(digest, version, body, media_type)
     etag = etag_for(version, digest)
     at = {"ETag": etag, POSITION_HEADER: str(position), **extra_headers}

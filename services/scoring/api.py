@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring.audit import audit_deduction
 from services.scoring.ledgers import ledger
@@ -26,7 +27,7 @@ from shared.domain.periods import BadPeriod, parse_period
 from shared.eventstore import head_position
 from shared.params import AsOf, AsOfPosition, PeriodParam
 from shared.problems import Problem
-from shared.read_position import POSITION_HEADER, MinPosition, projection_snapshot
+from shared.read_position import POSITION_HEADER, MinPosition, read_projection
 from shared.service import StateDep
 
 router = APIRouter(prefix="/v1")
@@ -46,10 +47,14 @@ async def unit_ledger(
 ) -> dict[str, Any]:
     """Every line of the unit for the period; revoked lines stay with `revoked_by` and do not count."""
     principal.check_unit(unit_id)
-    async with projection_snapshot(state.reads, min_position) as (conn, checkpoint):
-        response.headers[POSITION_HEADER] = str(checkpoint)
+
+    async def render(conn: AsyncConnection) -> dict[str, Any]:
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         return await ledger(conn, policies=state.policies, period=period, unit_id=unit_id, as_of=position)
+
+    body, checkpoint = await read_projection(state.reads, min_position, render)
+    response.headers[POSITION_HEADER] = str(checkpoint)
+    return body
 
 
 @router.get("/officers/{officer_id}/ledger", response_model=Ledger, tags=["ledgers"], summary="An officer's ledger")
@@ -64,10 +69,13 @@ async def officer_ledger(
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """The officer's lines: full points of items they authored, deductions naming them, their money share."""
-    async with projection_snapshot(state.reads, min_position) as (conn, checkpoint):
-        response.headers[POSITION_HEADER] = str(checkpoint)
+
+    async def render(conn: AsyncConnection) -> dict[str, Any]:
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
-        body = await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
+        return await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
+
+    body, checkpoint = await read_projection(state.reads, min_position, render)
+    response.headers[POSITION_HEADER] = str(checkpoint)
     principal.check_unit(body["unit_id"])
     return body
 

@@ -20,7 +20,7 @@ from shared.domain.evolve import FoldState, Line, Outcome, apply
 from shared.domain.policy import PolicySet
 from shared.eventstore import find_events
 from shared.problems import Problem
-from shared.read_position import projection_snapshot
+from shared.read_position import read_projection
 from shared.service import ServiceState, db_role
 
 # An assessment deducts when its outcome's clause does (D1); the replay's line decides.
@@ -184,14 +184,20 @@ async def audit_deduction(
 ) -> tuple[dict[str, Any], int]:
     """The full audit of one deduction event (api.md precise answers 7 and 16), and the projection
     position it reflects. Reads where projection reads go (the standby when configured)."""
-    # the checkpoint and the projected points from one snapshot
-    async with projection_snapshot(state.reads, min_position) as (conn, position):
+
+    async def read(conn: AsyncConnection) -> tuple[RecordedEvent, list, str, int, int, Any]:
+        # the checkpoint and the projected points from one snapshot
         event = await recorded_deduction(conn, event_id)
         disputes = await disputes_of(conn, event)
         unit_id, year = event.data["unit_id"], event.occurred_at.astimezone(state.settings.zone).year
         if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
             year = event.data["year"]
         checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
+        return event, disputes, unit_id, year, checkpoint, projected
+
+    (event, disputes, unit_id, year, checkpoint, projected), position = await read_projection(
+        state.reads, min_position, read
+    )
     raw = await connect_raw(state.settings.read_url("scoring"), role=db_role("scoring", state.settings))
     try:
         replayed = await replay_deduction(
