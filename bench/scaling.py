@@ -228,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--lag-seconds", type=float, default=10.0)
     parser.add_argument("--json", default=str(Path(tempfile.gettempdir()) / "kaohe-bench-scaling.json"))
+    parser.add_argument("--render", help="only print the markdown of an earlier run's JSON file")
     args = parser.parse_args(argv)
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return 0
     results: dict[str, Any] = {"events": args.events}
     with tempfile.TemporaryDirectory(prefix="kaohe-bench-scaling-") as tmp:
         primary = EmbeddedPostgres(Path(tmp) / "primary")
@@ -328,13 +332,17 @@ def render(results: dict[str, Any]) -> str:
         ("per_stream_reads_per_s", "per-stream reads, reads/s"),
         ("per_stream_ms_median", "per-stream read, median ms"),
     ):
-        lines.append(f"| {label} | {plain[key]:,.1f} | {parted[key]:,.1f} | {parted[key] / plain[key]:.2f} |")
+        digits = 3 if key.endswith("_ms_median") else 1
+        lines.append(
+            f"| {label} | {plain[key]:,.{digits}f} | {parted[key]:,.{digits}f} | {parted[key] / plain[key]:.2f} |"
+        )
     detach = results["detach"]
     lag = results["standby_lag"]
     lines += [
         "",
         f"DETACH PARTITION CONCURRENTLY of a full partition ({detach['rows']:,} rows) while single appends ran: "
-        f"{detach['seconds'] * 1000:,.0f} ms; {detach['appends_by_detach_end']:,} appends committed meanwhile.",
+        f"{detach['seconds'] * 1000:,.0f} ms; the appender committed {detach['appends_by_detach_end']:,} "
+        "single appends from 0.5 s before the detach to its end, and went on after it.",
         "",
         f"Standby under single appends ({lag['appends_per_second']:,.0f} events/s): lag median "
         f"{lag['lag_positions_median']:.0f} positions (max {lag['lag_positions_max']:.0f}); replay_lag median "
