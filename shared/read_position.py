@@ -3,7 +3,8 @@
 A client that appended an event passes its `global_position` as `min_position`; a projection read
 answers only once the projection it reads (on the primary, or on the standby behind
 `KAOHE_READ_DATABASE_URL`) has folded that position, waiting at most `WAIT_SECONDS`, else 503
-`position_not_reached` with `Retry-After`. Every such answer carries `X-Kaohe-Position`.
+`position_not_reached` with `Retry-After`; a position past the log's head (which no append has
+returned) is 422 `position_not_in_log` at once. Every such answer carries `X-Kaohe-Position`.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from fastapi import Query
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared import eventstore
 from shared.params import MAX_POSITION
 from shared.problems import Problem
 
@@ -46,16 +48,40 @@ def not_reached(wanted: int, seen: int) -> Problem:
     )
 
 
-async def wait_for_checkpoint(engine: AsyncEngine, wanted: int, *, deadline: float) -> int:
+async def _check_in_log(primary: AsyncEngine, wanted: int) -> None:
+    """A position the log has not handed out yet will not be reached by waiting: 422, at once.
+
+    Asked of the primary (a lagging standby's log may not have it yet); if the primary does not
+    answer, the wait decides."""
+    try:
+        async with primary.connect() as conn:
+            head = await eventstore.head_position(conn)
+    except Exception:  # the primary being away is not this request's problem: the wait decides
+        return
+    if wanted > head:
+        raise Problem(
+            422,
+            "position_not_in_log",
+            f"min_position {wanted} is past the log's last position {head}; pass a global_position an append returned",
+        )
+
+
+async def wait_for_checkpoint(
+    engine: AsyncEngine, wanted: int, *, deadline: float, primary: AsyncEngine | None = None
+) -> int:
     """Poll the (cheap, one-row) checkpoint until it reaches `wanted`; the connection goes back to
     the pool between polls, so waiting readers do not hold the pool."""
     loop = asyncio.get_running_loop()
     delay = _FIRST_POLL
+    first = True
     while True:
         async with engine.connect() as conn:
             seen = await checkpoint(conn)
         if seen >= wanted:
             return seen
+        if first and primary is not None:
+            await _check_in_log(primary, wanted)
+        first = False
         if loop.time() + delay > deadline:
             raise not_reached(wanted, seen)
         await asyncio.sleep(delay)
@@ -63,7 +89,11 @@ async def wait_for_checkpoint(engine: AsyncEngine, wanted: int, *, deadline: flo
 
 
 async def read_projection(
-    engine: AsyncEngine, min_position: int | None, render: Callable[[AsyncConnection], Awaitable[T]]
+    engine: AsyncEngine,
+    min_position: int | None,
+    render: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    primary: AsyncEngine | None = None,
 ) -> tuple[T, int]:
     """`render` in a REPEATABLE READ snapshot of the projection at or past `min_position`, and the
     checkpoint of that same snapshot (what `X-Kaohe-Position` says the answer reflects).
@@ -75,7 +105,7 @@ async def read_projection(
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
         if min_position is not None:
-            await wait_for_checkpoint(engine, min_position, deadline=deadline)
+            await wait_for_checkpoint(engine, min_position, deadline=deadline, primary=primary)
         async with engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():

@@ -78,3 +78,8 @@ async def test_a_projection_that_has_not_caught_up_answers_503_after_the_bounded
             assert answer.headers[POSITION_HEADER] == "0"
         invalid = await kaohe.reporting.get("/v1/rankings/units", params={"period": "2026", "min_position": "-1"})
         assert invalid.status_code == 422
+        # a position no append has returned is refused at once, not waited for
+        for client, path in ((kaohe.reporting, "/v1/rankings/units"), (kaohe.scoring, "/v1/units/U1/ledger")):
+            beyond = await client.get(path, params={"period": "2026", "min_position": position + 1})
+            assert beyond.status_code == 422, beyond.text
+            assert beyond.json()["code"] == "position_not_in_log"

@@ -99,7 +99,9 @@ async def conditional_answer(
         body, media_type = await render(conn)
         return body, media_type, await read_schema(conn)  # the version last (read_projection says why)
 
-    (body, media_type, schema), position = await read_projection(app_state.kaohe.reads, min_position, answer)
+    (body, media_type, schema), position = await read_projection(
+        app_state.kaohe.reads, min_position, answer, primary=app_state.kaohe.engine
+    )
     version = f"{schema}:{position}"
     app_state.answer_cache.put(digest, version, body, media_type)
     etag = etag_for(version, digest)

@@ -52,7 +52,7 @@ async def unit_ledger(
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         return await ledger(conn, policies=state.policies, period=period, unit_id=unit_id, as_of=position)
 
-    body, checkpoint = await read_projection(state.reads, min_position, render)
+    body, checkpoint = await read_projection(state.reads, min_position, render, primary=state.engine)
     response.headers[POSITION_HEADER] = str(checkpoint)
     return body
 
@@ -74,7 +74,7 @@ async def officer_ledger(
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         return await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
 
-    body, checkpoint = await read_projection(state.reads, min_position, render)
+    body, checkpoint = await read_projection(state.reads, min_position, render, primary=state.engine)
     response.headers[POSITION_HEADER] = str(checkpoint)
     principal.check_unit(body["unit_id"])
     return body

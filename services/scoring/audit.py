@@ -196,7 +196,7 @@ async def audit_deduction(
         return event, disputes, unit_id, year, checkpoint, projected
 
     (event, disputes, unit_id, year, checkpoint, projected), position = await read_projection(
-        state.reads, min_position, read
+        state.reads, min_position, read, primary=state.engine
     )
     raw = await connect_raw(state.settings.read_url("scoring"), role=db_role("scoring", state.settings))
     try:
