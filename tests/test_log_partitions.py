@@ -224,7 +224,9 @@ async def test_the_migration_converts_a_log_with_data_in_place(pg_server):
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
         conn = await connect_raw(url)
         try:
-            assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE oid = 'eventlog.events'::regclass") == "p"
+            assert (
+                await conn.fetchval("SELECT relkind::text FROM pg_class WHERE oid = 'eventlog.events'::regclass") == "p"
+            )
             after = await conn.fetch("SELECT * FROM eventlog.events ORDER BY global_position")
             assert [dict(row) for row in after] == [dict(row) for row in before]
             keys = await conn.fetchval(
