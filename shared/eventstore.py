@@ -64,7 +64,9 @@ async def append(conn: AsyncConnection, records: Sequence[NewRecord]) -> list[di
     the INSERT stay valid: they read immutable facts, and the stream-local ones are protected by
     the unique (stream_id, stream_version). The lock covers only this one INSERT (with its NOTIFY
     trigger) and the COMMIT, so the serial section is short; being in the database, it also holds
-    for a writer that bypasses this function.
+    for a writer that bypasses this function. Positions come from the column default
+    `eventlog.next_position()`, which draws only under that lock; the log's row trigger refuses an
+    explicit position (shared/log_partitions.py).
     """
     result = await conn.execute(
         text(
@@ -128,9 +130,17 @@ async def read_all(
     return [_recorded(row) for row in result]
 
 
+# The log is partitioned by position (shared/log_partitions.py): stream and id lookups find their
+# positions in the unpartitioned key table, then read each row by position, which prunes to one
+# partition per row (run-time pruning of the parameterised scan).
+_E_COLUMNS = ", ".join(f"e.{column.strip()}" for column in COLUMNS.split(","))
+_FROM_KEYS = "FROM eventlog.event_keys k JOIN eventlog.events e USING (global_position)"
+_BY_KEYS = f"SELECT {_E_COLUMNS} {_FROM_KEYS}"
+
+
 async def read_stream(conn: AsyncConnection, stream_id: str) -> list[RecordedEvent]:
     result = await conn.execute(
-        text(f"SELECT {COLUMNS} FROM eventlog.events WHERE stream_id = :stream ORDER BY stream_version"),
+        text(f"{_BY_KEYS} WHERE k.stream_id = :stream ORDER BY k.stream_version"),
         {"stream": stream_id},
     )
     return [_recorded(row) for row in result]
@@ -142,10 +152,7 @@ async def read_streams(conn: AsyncConnection, stream_ids: Sequence[str]) -> dict
     if not stream_ids:
         return found
     result = await conn.execute(
-        text(
-            f"SELECT {COLUMNS} FROM eventlog.events WHERE stream_id = ANY(CAST(:streams AS text[])) "
-            "ORDER BY stream_id, stream_version"
-        ),
+        text(f"{_BY_KEYS} WHERE k.stream_id = ANY(CAST(:streams AS text[])) ORDER BY k.stream_id, k.stream_version"),
         {"streams": list(stream_ids)},
     )
     for row in result:
@@ -159,7 +166,7 @@ async def find_events(conn: AsyncConnection, event_ids: Sequence[UUID]) -> dict[
     if not event_ids:
         return {}
     result = await conn.execute(
-        text(f"SELECT {COLUMNS}, content_hash FROM eventlog.events WHERE event_id = ANY(CAST(:ids AS uuid[]))"),
+        text(f"SELECT {_E_COLUMNS}, e.content_hash {_FROM_KEYS} WHERE k.event_id = ANY(CAST(:ids AS uuid[]))"),
         {"ids": list(event_ids)},
     )
     found = {}

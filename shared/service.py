@@ -43,6 +43,17 @@ class ServiceState:
     settings: Settings
     engine: AsyncEngine
     policies: PolicySet
+    # Projection reads (ledgers, rankings, reports, audit): the standby's engine when
+    # KAOHE_READ_DATABASE_URL is set, else the same engine as writes.
+    read_engine: AsyncEngine | None = None
+
+    @property
+    def reads(self) -> AsyncEngine:
+        return self.read_engine or self.engine
+
+    @property
+    def reads_from_standby(self) -> bool:
+        return self.read_engine is not None
 
 
 # Dependencies are `async def` so FastAPI calls them inline instead of in a worker thread per request.
@@ -73,7 +84,11 @@ def create_service_app(
         engine = make_engine(
             resolved.service_database_url(name), role=db_role(name, resolved), pool_size=resolved.pool_size
         )
-        state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies)
+        read_url = resolved.read_url(name)
+        read_engine = None
+        if read_url != resolved.service_database_url(name):
+            read_engine = make_engine(read_url, role=_role_for(name, resolved), pool_size=resolved.pool_size)
+        state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies, read_engine=read_engine)
         app.state.kaohe = state
         app.state.key_cache = KeyCache()
         app.state.latest_migration = latest_migration()
@@ -93,6 +108,8 @@ def create_service_app(
             if on_stop:
                 await on_stop(app, state)
             await engine.dispose()
+            if read_engine is not None:
+                await read_engine.dispose()
 
     app = FastAPI(
         title=title,
@@ -137,6 +154,14 @@ def create_service_app(
             raise Problem(503, "database_unavailable", f"database not reachable: {type(exc).__name__}") from exc
         if version != app.state.latest_migration:
             raise Problem(503, "schema_outdated", f"schema at {version}, expected {app.state.latest_migration}")
+        if state.read_engine is not None:
+            try:
+                async with state.read_engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            except Exception as exc:
+                raise Problem(
+                    503, "database_unavailable", f"read database not reachable: {type(exc).__name__}"
+                ) from exc
         extra = getattr(app.state, "readiness", None)
         if extra is not None:
             await extra()

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     projector_enabled: bool = Field(True, alias="KAOHE_PROJECTOR")
     pool_size: int = Field(20, alias="KAOHE_DB_POOL_SIZE", ge=1)
     db_roles: bool = Field(True, alias="KAOHE_DB_ROLES")  # each service SETs ROLE kaohe_<service>
+    # Scoring and reporting read projections (and the log, for audit) from this server, a
+    # streaming-replication standby, when set; writes and the projector stay on DATABASE_URL.
+    read_database_url: str | None = Field(None, alias="KAOHE_READ_DATABASE_URL")
+    # How often reporting reads the replayed checkpoint when reads come from a standby (no LISTEN there).
+    position_poll_seconds: float = Field(0.2, alias="KAOHE_POSITION_POLL_SECONDS", gt=0, le=60)
 
     @field_validator("timezone")
     @classmethod
@@ -43,3 +48,12 @@ class Settings(BaseSettings):
         import os
 
         return os.environ.get(f"KAOHE_{service.upper()}_DATABASE_URL") or self.database_url
+
+    def read_url(self, service: str) -> str:
+        """Where a service's projection reads go: the standby when configured (scoring, reporting)."""
+        if service in READS_FROM_STANDBY and self.read_database_url:
+            return self.read_database_url
+        return self.service_database_url(service)
+
+
+READS_FROM_STANDBY = frozenset({"scoring", "reporting"})

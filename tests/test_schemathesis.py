@@ -50,6 +50,8 @@ def test_the_service_answers_every_generated_request_as_its_schema_says(servers,
     server = servers[service]
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(Path(__file__).parent / "support" / "schemathesis.toml"),
         "run",
         f"{server.url}/openapi.json",
         "--header",

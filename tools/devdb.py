@@ -206,6 +206,24 @@ class EmbeddedPostgres:
                 atexit.register(self._stop_at_exit)
             self._launched_pid = info[0]
 
+    def start_as_standby_of(self, primary: EmbeddedPostgres) -> None:
+        """Make this cluster a streaming-replication standby of `primary` (`pg_basebackup -R`:
+        it writes `standby.signal` and `primary_conninfo`), then start it. A cluster that already
+        exists is only started."""
+        with self._locked():
+            pgdata = self._prepare_pgdata()
+            if not (pgdata / "PG_VERSION").exists():
+                bindir = primary._choose_bindir(primary._pgdata_target())
+                basebackup = bindir / "pg_basebackup"
+                if not basebackup.exists():
+                    raise RuntimeError(f"no pg_basebackup next to {bindir / 'postgres'}")
+                self._bindir = bindir
+                self._run(
+                    [basebackup, "-D", pgdata, "-h", "127.0.0.1", "-p", str(primary.port), "-U", SUPERUSER]
+                    + ["-R", "-X", "stream", "--no-sync", "-c", "fast"]
+                )
+        self.start()
+
     def stop(self, *, mode: str = "fast") -> None:
         """Stop the server (`mode` as pg_ctl: smart, fast or immediate); nothing happens when it is stopped."""
         with self._locked():

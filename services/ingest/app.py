@@ -1,19 +1,24 @@
 """Composition root of the ingest service (the event log: append and read)."""
 
+import asyncio
+
 from fastapi import FastAPI
 
 from services.ingest.api import router
 from services.ingest.committer import GroupCommitter
 from shared.http import MIB
-from shared.service import ServiceState, create_service_app
+from shared.log_partitions import keep_partitions_ahead
+from shared.service import ServiceState, create_service_app, stop_task
 from shared.settings import Settings
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
     app.state.committer = GroupCommitter(state.engine)
+    app.state.partition_keeper = asyncio.create_task(keep_partitions_ahead(state.engine), name="partition-keeper")
 
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
+    await stop_task(getattr(app.state, "partition_keeper", None))
     await app.state.committer.close()
 
 

@@ -26,6 +26,7 @@ from shared.auth import Principal, require
 from shared.domain.periods import Period, month_key
 from shared.params import AsOf, AsOfPosition, OptionalPeriodParam, PeriodParam, period_of
 from shared.problems import Problem
+from shared.read_position import MinPosition
 from shared.service import StateDep
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
@@ -42,6 +43,7 @@ async def rank_units(
     kind: Annotated[Literal["department", "township", "other"] | None, Query()] = None,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> Response:
     """Every unit of the period with points, money, activity and targets; `kind` ranks one category."""
 
@@ -61,7 +63,7 @@ async def rank_units(
             }
         )
 
-    return await conditional_answer(request, render)
+    return await conditional_answer(request, render, min_position=min_position)
 
 
 @router.get(
@@ -74,6 +76,7 @@ async def rank_officers(
     _principal: RankingReader,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> Response:
     """Every officer of the period: full points of items they wrote, deductions naming them, money shares."""
 
@@ -90,7 +93,7 @@ async def rank_officers(
             }
         )
 
-    return await conditional_answer(request, render)
+    return await conditional_answer(request, render, min_position=min_position)
 
 
 # --- selection, rewards, bulletins -----------------------------------------------------------------
@@ -126,6 +129,7 @@ async def select(
     ] = None,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> Response:
     """Eligible, selected (ties at the cut line all selected) and excluded units and officers with every
     reason; the units to criticise and those that must write a rectification plan."""
@@ -144,7 +148,7 @@ async def select(
         head = await projection_position(conn)
         return json_bytes({**body, "position": head if position is None else min(position, head)})
 
-    return await conditional_answer(request, render)
+    return await conditional_answer(request, render, min_position=min_position)
 
 
 @router.get(
@@ -161,6 +165,7 @@ async def list_rewards(
     _principal: ReportReader,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> Response:
     """Rows with money only, each with the ledger lines that carry it; `total_yuan` sums the units."""
 
@@ -168,7 +173,7 @@ async def list_rewards(
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         return json_bytes(await rewards(conn, period=period, policies=state.policies, as_of=position))
 
-    return await conditional_answer(request, render)
+    return await conditional_answer(request, render, min_position=min_position)
 
 
 async def _bulletin_period(period: Annotated[str, Path(description="2026-Q1 … 2026-Q4 or 2026")]) -> Period:
@@ -196,6 +201,7 @@ async def get_bulletin(
     officers: Annotated[
         int | None, Query(ge=0, le=10_000, description="A year's commended officers (default: the policy's)")
     ] = None,
+    min_position: MinPosition = None,
 ) -> Response:
     """Totals, one ranking table per unit category, the units short of target and the adopted titles,
     as JSON, a printable HTML page, an Excel workbook or a Word document; a year's bulletin is the
@@ -219,7 +225,7 @@ async def get_bulletin(
             return json_bytes(data)
         return await asyncio.to_thread(RENDERERS[fmt], data), media_type
 
-    return await conditional_answer(request, render, headers=headers)
+    return await conditional_answer(request, render, headers=headers, min_position=min_position)
 
 
 # --- the office's year: solicitations, rectification, reward payments ------------------------------
@@ -322,14 +328,20 @@ async def _dashboard(conn, state, requested: Period | None) -> dict[str, Any]:
 
 @router.get("/dashboard", responses=CONDITIONAL, tags=["dashboard"], summary="What the dashboard page shows")
 async def dashboard_json(
-    request: Request, state: StateDep, _principal: PublicReportReader, period: OptionalPeriod = None
+    request: Request,
+    state: StateDep,
+    _principal: PublicReportReader,
+    period: OptionalPeriod = None,
+    min_position: MinPosition = None,
 ) -> Response:
     """Rankings of the quarter and the year by category, the officers' top list, the update time."""
 
     async def render(conn):
         return json_bytes(await _dashboard(conn, state, period))
 
-    return await conditional_answer(request, render, digest_extra="" if period else _now_quarter(state))
+    return await conditional_answer(
+        request, render, digest_extra="" if period else _now_quarter(state), min_position=min_position
+    )
 
 
 page_router = APIRouter(tags=["dashboard"])
@@ -343,6 +355,7 @@ async def dashboard_page(
     _principal: PublicReportReader,
     period: OptionalPeriod = None,
     refresh: Annotated[int, Query(ge=1, le=3600, description="Seconds between polls")] = 15,
+    min_position: MinPosition = None,
 ) -> Response:
     """A wall-screen page that refreshes itself by polling `/v1/dashboard` with If-None-Match."""
     endpoint = "v1/dashboard" + (f"?{urlencode({'period': period.label})}" if period else "")
@@ -352,7 +365,9 @@ async def dashboard_page(
         page = render_page(data, endpoint=endpoint, refresh_seconds=refresh, timezone=state.settings.timezone)
         return page, "text/html; charset=utf-8"
 
-    return await conditional_answer(request, render, digest_extra="" if period else _now_quarter(state))
+    return await conditional_answer(
+        request, render, digest_extra="" if period else _now_quarter(state), min_position=min_position
+    )
 
 
 @page_router.get("/static/{name}", include_in_schema=False)

@@ -16,7 +16,9 @@ from shared.settings import Settings
 async def _start(app: FastAPI, state: ServiceState) -> None:
     app.state.answer_cache = AnswerCache()
     app.state.position_watch = PositionWatch(
-        state.settings.service_database_url("reporting"), role=db_role("reporting", state.settings)
+        state.settings.read_url("reporting"),
+        role=db_role("reporting", state.settings),
+        poll_seconds=state.settings.position_poll_seconds,
     )
     app.state.position_watch_task = asyncio.create_task(app.state.position_watch.run(), name="position-watch")
 

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.reporting.caching import CACHE_CONTROL, _matches, etag_for, request_digest
+from services.reporting.position_watch import version_position
 from shared.auth import PERMISSIONS, _authenticate
 from shared.problems import Problem
+from shared.read_position import POSITION_HEADER
 
 # Routes whose ETag is the plain request digest (no extra) and that need `read_rankings`.
 FAST_PATHS = frozenset({"/v1/rankings/units", "/v1/rankings/officers"})
@@ -41,8 +43,12 @@ class CachedAnswers:
             return None
         if "read_rankings" not in PERMISSIONS[principal.role]:
             return None
+        position = version_position(version)
+        wanted = request.query_params.get("min_position")
+        if wanted is not None and not (wanted.isascii() and wanted.isdigit() and int(wanted) <= (position or 0)):
+            return None  # the route validates it, or waits for the position
         digest = request_digest(request)
-        headers = {"ETag": etag_for(version, digest), "Cache-Control": CACHE_CONTROL}
+        headers = {"ETag": etag_for(version, digest), "Cache-Control": CACHE_CONTROL, POSITION_HEADER: str(position)}
         if _matches(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         cached = state.answer_cache.get(digest, version)

@@ -15,12 +15,19 @@ from fastapi import Request, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.reporting.position_watch import version_position
+from shared.read_position import POSITION_HEADER, read_projection
+
 CACHE_ENTRIES = 256
 CACHE_CONTROL = "no-cache"
 
 
+# Not part of what the answer is: `min_position` only says how fresh it must be.
+NOT_IN_DIGEST = frozenset({"min_position"})
+
+
 def request_digest(request: Request, extra: str = "") -> str:
-    items = sorted(request.query_params.multi_items())
+    items = sorted((key, value) for key, value in request.query_params.multi_items() if key not in NOT_IN_DIGEST)
     raw = f"{request.url.path}?{items}#{extra}".encode()
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
@@ -54,43 +61,55 @@ class AnswerCache:
             self._answers.popitem(last=False)
 
 
-async def read_version(conn: AsyncConnection) -> str:
-    """`<generation>:<position>` of the projection, through scoring's read contract (migration 0009)."""
-    return (await conn.execute(text("SELECT scoring.projection_version()"))).scalar_one()
+async def read_schema(conn: AsyncConnection) -> str:
+    """The active generation, through scoring's read contract (`scoring.projection_version()`, 0009)."""
+    return (await conn.execute(text("SELECT split_part(scoring.projection_version(), ':', 1)"))).scalar_one()
 
 
 Renderer = Callable[[AsyncConnection], Awaitable[tuple[bytes, str]]]
 
 
 async def conditional_answer(
-    request: Request, render: Renderer, *, headers: dict[str, str] | None = None, digest_extra: str = ""
+    request: Request,
+    render: Renderer,
+    *,
+    headers: dict[str, str] | None = None,
+    digest_extra: str = "",
+    min_position: int | None = None,
 ) -> Response:
     """304 when the client has the current answer; else the cached or freshly rendered answer.
 
     `digest_extra` is whatever else the answer depends on besides the path, the query and the
-    projection (the dashboard's "current quarter" depends on the clock)."""
+    projection (the dashboard's "current quarter" depends on the clock). With `min_position`, only a
+    version at or past it answers (the position watch's, else a snapshot waited for, else 503)."""
     app_state = request.app.state
     known = app_state.position_watch.version
     digest = request_digest(request, digest_extra)
     extra_headers = {"Cache-Control": CACHE_CONTROL, **(headers or {})}
-    if known is not None:
+    known_position = version_position(known)
+    if known is not None and known_position is not None and (min_position is None or known_position >= min_position):
         etag = etag_for(known, digest)
+        at = {"ETag": etag, POSITION_HEADER: str(known_position), **extra_headers}
         if _matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers={"ETag": etag, **extra_headers})
+            return Response(status_code=304, headers=at)
         cached = app_state.answer_cache.get(digest, known)
         if cached is not None:
-            return Response(cached[0], media_type=cached[1], headers={"ETag": etag, **extra_headers})
-    engine = app_state.kaohe.engine
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-        async with conn.begin():
-            version = await read_version(conn)
-            body, media_type = await render(conn)
+            return Response(cached[0], media_type=cached[1], headers=at)
+
+    async def answer(conn: AsyncConnection) -> tuple[bytes, str, str]:
+        body, media_type = await render(conn)
+        return body, media_type, await read_schema(conn)  # the version last (read_projection says why)
+
+    (body, media_type, schema), position = await read_projection(
+        app_state.kaohe.reads, min_position, answer, primary=app_state.kaohe.engine
+    )
+    version = f"{schema}:{position}"
     app_state.answer_cache.put(digest, version, body, media_type)
     etag = etag_for(version, digest)
+    at = {"ETag": etag, POSITION_HEADER: str(position), **extra_headers}
     if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag, **extra_headers})
-    return Response(body, media_type=media_type, headers={"ETag": etag, **extra_headers})
+        return Response(status_code=304, headers=at)
+    return Response(body, media_type=media_type, headers=at)
 
 
 def json_bytes(body: Any) -> tuple[bytes, str]:

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring.audit import audit_deduction
 from services.scoring.ledgers import ledger
@@ -26,6 +27,7 @@ from shared.auth import Principal, require
 from shared.eventstore import head_position
 from shared.params import AsOf, AsOfPosition, PeriodParam, period_of
 from shared.problems import Problem
+from shared.read_position import POSITION_HEADER, MinPosition, read_projection
 from shared.service import StateDep
 
 router = APIRouter(prefix="/v1")
@@ -38,14 +40,21 @@ async def unit_ledger(
     period: PeriodParam,
     state: StateDep,
     principal: Annotated[Principal, require("read_ledger")],
+    response: Response,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """Every line of the unit for the period; revoked lines stay with `revoked_by` and do not count."""
     principal.check_unit(unit_id)
-    async with state.engine.connect() as conn:
+
+    async def render(conn: AsyncConnection) -> dict[str, Any]:
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         return await ledger(conn, policies=state.policies, period=period, unit_id=unit_id, as_of=position)
+
+    body, checkpoint = await read_projection(state.reads, min_position, render, primary=state.engine)
+    response.headers[POSITION_HEADER] = str(checkpoint)
+    return body
 
 
 @router.get("/officers/{officer_id}/ledger", response_model=Ledger, tags=["ledgers"], summary="An officer's ledger")
@@ -54,13 +63,19 @@ async def officer_ledger(
     period: PeriodParam,
     state: StateDep,
     principal: Annotated[Principal, require("read_ledger")],
+    response: Response,
     as_of_position: AsOfPosition = None,
     as_of: AsOf = None,
+    min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """The officer's lines: full points of items they authored, deductions naming them, their money share."""
-    async with state.engine.connect() as conn:
+
+    async def render(conn: AsyncConnection) -> dict[str, Any]:
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
-        body = await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
+        return await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
+
+    body, checkpoint = await read_projection(state.reads, min_position, render, primary=state.engine)
+    response.headers[POSITION_HEADER] = str(checkpoint)
     principal.check_unit(body["unit_id"])
     return body
 
@@ -115,10 +130,18 @@ async def get_policy(
     tags=["audit"],
     summary="A deduction's derivation, disputes and a replay check against the projection",
 )
-async def audit(event_id: str, state: StateDep, _principal: Annotated[Principal, require("audit")]) -> dict[str, Any]:
+async def audit(
+    event_id: str,
+    state: StateDep,
+    _principal: Annotated[Principal, require("audit")],
+    response: Response,
+    min_position: MinPosition = None,
+) -> dict[str, Any]:
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
-    return await audit_deduction(state, _uuid(event_id, "event"))
+    body, checkpoint = await audit_deduction(state, _uuid(event_id, "event"), min_position=min_position)
+    response.headers[POSITION_HEADER] = str(checkpoint)
+    return body
 
 
 @router.post(

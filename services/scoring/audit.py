@@ -20,6 +20,7 @@ from shared.domain.evolve import FoldState, Line, Outcome, evolve
 from shared.domain.policy import PolicySet
 from shared.eventstore import find_events
 from shared.problems import Problem
+from shared.read_position import read_projection
 from shared.service import ServiceState, db_role
 
 # An assessment deducts when its outcome's clause does (D1); the replay's line decides.
@@ -179,18 +180,26 @@ def audit_body(
     }
 
 
-async def audit_deduction(state: ServiceState, event_id: UUID) -> dict[str, Any]:
-    """The full audit of one deduction event (api.md precise answers 7 and 16)."""
-    async with state.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-        async with conn.begin():  # the checkpoint and the projected points from one snapshot
-            event = await recorded_deduction(conn, event_id)
-            disputes = await disputes_of(conn, event)
-            unit_id, year = event.data["unit_id"], event.occurred_at.astimezone(state.settings.zone).year
-            if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
-                year = event.data["year"]
-            checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
-    raw = await connect_raw(state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings))
+async def audit_deduction(
+    state: ServiceState, event_id: UUID, *, min_position: int | None = None
+) -> tuple[dict[str, Any], int]:
+    """The full audit of one deduction event (api.md precise answers 7 and 16), and the projection
+    position it reflects. Reads where projection reads go (the standby when configured)."""
+
+    async def read(conn: AsyncConnection) -> tuple[RecordedEvent, list, str, int, int, Any]:
+        # the checkpoint and the projected points from one snapshot
+        event = await recorded_deduction(conn, event_id)
+        disputes = await disputes_of(conn, event)
+        unit_id, year = event.data["unit_id"], event.occurred_at.astimezone(state.settings.zone).year
+        if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
+            year = event.data["year"]
+        checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
+        return event, disputes, unit_id, year, checkpoint, projected
+
+    (event, disputes, unit_id, year, checkpoint, projected), position = await read_projection(
+        state.reads, min_position, read, primary=state.engine
+    )
+    raw = await connect_raw(state.settings.read_url("scoring"), role=db_role("scoring", state.settings))
     try:
         replayed = await replay_deduction(
             raw,
@@ -204,4 +213,5 @@ async def audit_deduction(state: ServiceState, event_id: UUID) -> dict[str, Any]
         )
     finally:
         await raw.close()
-    return audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected, policies=state.policies)
+    body = audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected, policies=state.policies)
+    return body, position
