@@ -87,7 +87,7 @@ def create_service_app(
         read_url = resolved.read_url(name)
         read_engine = None
         if read_url != resolved.service_database_url(name):
-            read_engine = make_engine(read_url, role=_role_for(name, resolved), pool_size=resolved.pool_size)
+            read_engine = make_engine(read_url, role=db_role(name, resolved), pool_size=resolved.pool_size)
         state = ServiceState(name=name, settings=resolved, engine=engine, policies=policies, read_engine=read_engine)
         app.state.kaohe = state
         app.state.key_cache = KeyCache()
