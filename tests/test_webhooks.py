@@ -268,3 +268,41 @@ async def test_office_and_admin_manage_subscriptions_others_may_not(database_url
             assert anonymous.status_code == 401, (method, path, anonymous.text)
         assert (await client.get("/v1/subscriptions", headers=office)).status_code == 200
         assert (await client.delete(f"/v1/subscriptions/{sub_id}", headers=office)).status_code == 204
+
+
+async def test_only_ingest_may_read_the_subscriptions_and_their_secrets(database_url):
+    import asyncpg
+
+    from shared.db import connect_raw
+
+    for role in ("kaohe_scoring", "kaohe_reporting"):
+        conn = await connect_raw(database_url, role=role)
+        try:
+            for table in ("webhooks.subscriptions", "webhooks.deliveries"):
+                try:
+                    await conn.fetch(f"SELECT * FROM {table}")
+                except asyncpg.exceptions.InsufficientPrivilegeError:
+                    continue
+                raise AssertionError(f"{role} may read {table}")
+        finally:
+            await conn.close()
+
+
+async def test_the_delivery_log_keeps_the_latest_attempts(database_url):
+    from services.ingest.webhooks import prune_deliveries
+    from shared.db import connect_raw
+
+    async with ingest(database_url, KAOHE_WEBHOOKS="false") as client:
+        sub = await subscribe(client, "http://127.0.0.1:9/hook")
+    conn = await connect_raw(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO webhooks.deliveries (subscription_id, event_id, global_position, attempt, status_code) "
+            "SELECT $1, gen_random_uuid(), n, 1, 200 FROM generate_series(1, 30) n",
+            uuid.UUID(sub["subscription_id"]),
+        )
+        await prune_deliveries(conn, uuid.UUID(sub["subscription_id"]), keep=10)
+        kept = await conn.fetch("SELECT global_position FROM webhooks.deliveries ORDER BY global_position")
+        assert [row["global_position"] for row in kept] == list(range(21, 31))
+    finally:
+        await conn.close()

@@ -28,6 +28,7 @@ from shared.eventstore import EVENTS_CHANNEL
 from shared.settings import Settings
 
 log = logging.getLogger("kaohe.webhooks")
+PRUNE_EVERY = 1000
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Lane:
     subscription_id: uuid.UUID
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
+    recorded: int = 0  # attempts recorded by this lane (every PRUNE_EVERY, old ones are dropped)
 
 
 class WebhookWorker:
@@ -161,6 +163,10 @@ class WebhookWorker:
                     backoff_base=self.backoff_base,
                     backoff_max=self.backoff_max,
                 )
+            lane.recorded += recorded
+            if lane.recorded % PRUNE_EVERY == 0 and recorded:
+                async with self.pool.acquire() as conn:
+                    await webhooks.prune_deliveries(conn, lane.subscription_id)
             if recorded and outcome.delivered:
                 self.status.delivered += 1
             elif recorded:

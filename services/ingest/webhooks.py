@@ -286,3 +286,19 @@ async def skip_to(conn, target: Target, position: int) -> bool:
             position,
         )
     )
+
+
+KEEP_DELIVERIES = 10_000  # attempts kept per subscription (the delivery log is for looking into problems)
+
+
+async def prune_deliveries(conn, subscription_id: uuid.UUID, *, keep: int = KEEP_DELIVERIES) -> None:
+    """Drop a subscription's attempts beyond the latest `keep`."""
+    await conn.execute(
+        """
+        DELETE FROM webhooks.deliveries WHERE subscription_id = $1 AND delivery_id < (
+            SELECT delivery_id FROM webhooks.deliveries WHERE subscription_id = $1
+            ORDER BY delivery_id DESC OFFSET $2 LIMIT 1)
+        """,
+        subscription_id,
+        keep - 1,
+    )
