@@ -57,5 +57,10 @@ async def create_raw_pool(url: str, *, role: str | None = None, max_size: int = 
     import asyncpg
 
     return await asyncpg.create_pool(
-        asyncpg_dsn(url), min_size=0, max_size=max_size, server_settings=_role_settings(role), init=_json_codecs
+        asyncpg_dsn(url),
+        min_size=0,
+        max_size=max_size,
+        max_inactive_connection_lifetime=30,  # idle beside the request path: give connections back
+        server_settings=_role_settings(role),
+        init=_json_codecs,
     )

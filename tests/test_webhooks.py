@@ -154,7 +154,11 @@ async def test_deliveries_resume_after_the_delivering_service_restarts(database_
             sub = await subscribe(client, base + "/hook")
             await append(client, *bodies)
             # two delivered, the third refused (and being retried) when the service stops
-            await eventually(lambda: any(r.status == 503 for r in receiver.received), what="a refused delivery")
+
+            async def refused() -> bool:
+                return any(d["status_code"] == 503 for d in await deliveries(client, sub["subscription_id"]))
+
+            await eventually(refused, what="a refused delivery recorded")
         state["accept"] = 10**6
         async with ingest(database_url) as client:
             await eventually(

@@ -91,7 +91,7 @@ class WebhookWorker:
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
             while True:
                 self._refresh.clear()
-                await self._sync_lanes(client)
+                await self._sync_lanes(conn, client)
                 try:
                     await asyncio.wait_for(self._refresh.wait(), timeout=self.poll_seconds)
                 except TimeoutError:
@@ -102,12 +102,10 @@ class WebhookWorker:
         for lane in self.lanes.values():
             lane.wake.set()
 
-    async def _sync_lanes(self, client: httpx.AsyncClient) -> None:
+    async def _sync_lanes(self, conn, client: httpx.AsyncClient) -> None:
         """A lane for every subscription (restarting one that failed), none for a deleted one."""
-        async with self.pool.acquire() as conn:
-            ids = {
-                row["subscription_id"] for row in await conn.fetch("SELECT subscription_id FROM webhooks.subscriptions")
-            }
+        # On the leader's own connection: an instance with no subscriptions holds no pool connection.
+        ids = {row["subscription_id"] for row in await conn.fetch("SELECT subscription_id FROM webhooks.subscriptions")}
         for gone in set(self.lanes) - ids:
             lane = self.lanes.pop(gone)
             if lane.task is not None:
