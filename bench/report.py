@@ -22,6 +22,7 @@ DESCRIPTIONS = {
     "poll-200": "kaohe reporting: GET /v1/rankings/units?period=Q, 64 connections (200 path)",
     "poll-304": "kaohe reporting: the same with If-None-Match (304 path)",
     "read-all": "kaohe: services/scoring/log_reader.stream_log, decoded LogEvents",
+    "sse-push": "kaohe reporting: N clients on GET /v1/rankings/units/stream; one adoption → every client has it",
 }
 ORDER = [
     "raw-single",
@@ -39,6 +40,7 @@ ORDER = [
     "freshness",
     "poll-200",
     "poll-304",
+    "sse-push",
     "read-all",
 ]
 

@@ -14,12 +14,12 @@ import os
 import sys
 import time
 
-from bench import dataset, load, machine, online, peer, raw, rebuild, report, services
+from bench import dataset, load, machine, online, peer, raw, rebuild, report, services, sse
 from bench.database import Databases
 from bench.results import Series
 from shared.settings import REPO_ROOT
 
-PHASES = ("raw", "peer", "ceiling", "online", "rebuild", "read-all")
+PHASES = ("raw", "peer", "ceiling", "online", "sse", "rebuild", "read-all")
 FULL = {
     "runs": 3,
     "seconds": 10.0,
@@ -28,6 +28,7 @@ FULL = {
     "rebuild_events": 1_000_000,
     "rebuild_units": 2000,
     "probes": 100,
+    "sse_clients": 1000,
 }
 QUICK = {
     "runs": 3,
@@ -37,6 +38,7 @@ QUICK = {
     "rebuild_events": 20_000,
     "rebuild_units": 200,
     "probes": 15,
+    "sse_clients": 1000,
 }
 HUGE_EVENTS = 5_000_000
 BACKGROUND_RATE = 500.0  # events/s of single appends while the freshness probes run
@@ -137,54 +139,89 @@ class Bench:
             server.stop()
 
     async def online(self) -> None:
-        runs, seconds, units = self.size["runs"], self.size["seconds"], self.size["units"]
+        units = self.size["units"]
         url = await self.dbs.create()
         stack = online.Stack(url, self.key)
         try:
             await online.prepare(stack, base_events=self.size["base_events"], units=units, source=self.args.source)
             await stack.start("ingest")
-            for i in range(runs):
-                r = await online.ingest_single(stack, seconds=seconds)
-                self._check(r, 201, "ingest-single")
-                self.s("ingest-single", "events/s").add(r.rate(201), r.p50_ms, r.p99_ms)
-                b = await online.ingest_batch(stack, seconds=max(seconds, 4.0))
-                self._check(b, 201, "ingest-batch")
-                self.s("ingest-batch", "events/s").add(b.rate(201) * 1000, b.p50_ms, b.p99_ms)
-                self.say(
-                    f"ingest run {i + 1}: single {r.rate(201):,.0f}/s (p99 {r.p99_ms:,.0f} ms), "
-                    f"batch {b.rate(201) * 1000:,.0f} events/s"
-                )
-            await stack.start("scoring")
-            await online.settled(stack)
-            await stack.start("reporting")
-            etag, rows = await online.current_etag(stack)
-            for i in range(runs):
-                r = await online.poll(stack, seconds=seconds, etag=None)
-                self._check(r, 200, "poll-200")
-                self.s("poll-200", "requests/s").add(r.rate(200), r.p50_ms, r.p99_ms)
-                n = await online.poll(stack, seconds=seconds, etag=etag)
-                self._check(n, 304, "poll-304")
-                self.s("poll-304", "requests/s").add(n.rate(304), n.p50_ms, n.p99_ms)
-                self.say(f"poll run {i + 1}: 200 {r.rate(200):,.0f}/s, 304 {n.rate(304):,.0f}/s ({rows} rows)")
-            self.s("poll-200", "requests/s").extra["ranking rows"] = str(rows)
-            fresh = self.s("freshness", "probes")
-            for i in range(runs):
-                f = await online.freshness(stack, probes=self.size["probes"], background_rate=BACKGROUND_RATE)
-                fresh.add(f["probes"], f["p50_ms"], f["p99_ms"])
-                fresh.extra[f"run {i + 1} background events/s"] = f["background_rate"]
-                fresh.extra[f"run {i + 1} events in the ranked quarter"] = str(f["period_events"])
-                self.say(
-                    f"freshness run {i + 1}: p50 {f['p50_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms, "
-                    f"background {f['background_rate']:,.0f}/s"
-                )
-                if f["background_rate"] < 0.9 * BACKGROUND_RATE:
-                    self.notes.append(
-                        f"freshness run {i + 1}: the background load reached {f['background_rate']:,.0f} "
-                        f"of the {BACKGROUND_RATE:,.0f} events/s asked (ingest's single-append ceiling)"
-                    )
+            if "online" in self.phases:
+                await self._ingest_and_polls(stack)
+            else:
+                await stack.start("scoring")
+                await online.settled(stack)
+                await stack.start("reporting")
+            if "sse" in self.phases:
+                await self._sse(stack)
         finally:
             stack.stop()
             await self.dbs.drop(url)
+
+    async def _sse(self, stack: "online.Stack") -> None:
+        result = await sse.measure(stack, clients=self.size["sse_clients"], changes=self.size["runs"])
+        series = self.s("sse-push", "clients")
+        for i, run in enumerate(result["runs"]):
+            series.add(result["clients"], run["p50_ms"], run["p99_ms"])
+            series.extra[f"run {i + 1} max_ms"] = run["max_ms"]
+            self.say(
+                f"sse run {i + 1}: {result['clients']:,} clients, p50 {run['p50_ms']:.0f} ms, "
+                f"p99 {run['p99_ms']:.0f} ms, max {run['max_ms']:.0f} ms"
+            )
+        series.extra.update(
+            {
+                "period": result["period"],
+                "connect_seconds": result["connect_seconds"],
+                "reporting_rss_idle_mb": result["rss_idle_mb"],
+                "reporting_rss_connected_mb": result["rss_connected_mb"],
+                "rss_per_1000_clients_mb": result["rss_per_1000_clients_mb"],
+            }
+        )
+        self.say(
+            f"sse memory: reporting {result['rss_idle_mb']:.0f} MiB idle, {result['rss_connected_mb']:.0f} MiB "
+            f"with {result['clients']:,} clients ({result['rss_per_1000_clients_mb']:.1f} MiB per 1,000)"
+        )
+
+    async def _ingest_and_polls(self, stack: "online.Stack") -> None:
+        runs, seconds = self.size["runs"], self.size["seconds"]
+        for i in range(runs):
+            r = await online.ingest_single(stack, seconds=seconds)
+            self._check(r, 201, "ingest-single")
+            self.s("ingest-single", "events/s").add(r.rate(201), r.p50_ms, r.p99_ms)
+            b = await online.ingest_batch(stack, seconds=max(seconds, 4.0))
+            self._check(b, 201, "ingest-batch")
+            self.s("ingest-batch", "events/s").add(b.rate(201) * 1000, b.p50_ms, b.p99_ms)
+            self.say(
+                f"ingest run {i + 1}: single {r.rate(201):,.0f}/s (p99 {r.p99_ms:,.0f} ms), "
+                f"batch {b.rate(201) * 1000:,.0f} events/s"
+            )
+        await stack.start("scoring")
+        await online.settled(stack)
+        await stack.start("reporting")
+        etag, rows = await online.current_etag(stack)
+        for i in range(runs):
+            r = await online.poll(stack, seconds=seconds, etag=None)
+            self._check(r, 200, "poll-200")
+            self.s("poll-200", "requests/s").add(r.rate(200), r.p50_ms, r.p99_ms)
+            n = await online.poll(stack, seconds=seconds, etag=etag)
+            self._check(n, 304, "poll-304")
+            self.s("poll-304", "requests/s").add(n.rate(304), n.p50_ms, n.p99_ms)
+            self.say(f"poll run {i + 1}: 200 {r.rate(200):,.0f}/s, 304 {n.rate(304):,.0f}/s ({rows} rows)")
+        self.s("poll-200", "requests/s").extra["ranking rows"] = str(rows)
+        fresh = self.s("freshness", "probes")
+        for i in range(runs):
+            f = await online.freshness(stack, probes=self.size["probes"], background_rate=BACKGROUND_RATE)
+            fresh.add(f["probes"], f["p50_ms"], f["p99_ms"])
+            fresh.extra[f"run {i + 1} background events/s"] = f["background_rate"]
+            fresh.extra[f"run {i + 1} events in the ranked quarter"] = str(f["period_events"])
+            self.say(
+                f"freshness run {i + 1}: p50 {f['p50_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms, "
+                f"background {f['background_rate']:,.0f}/s"
+            )
+            if f["background_rate"] < 0.9 * BACKGROUND_RATE:
+                self.notes.append(
+                    f"freshness run {i + 1}: the background load reached {f['background_rate']:,.0f} "
+                    f"of the {BACKGROUND_RATE:,.0f} events/s asked (ingest's single-append ceiling)"
+                )
 
     def _check(self, result: load.LoadResult, status: int, name: str) -> None:
         other = {s: n for s, n in result.statuses.items() if s != status}
@@ -262,7 +299,7 @@ class Bench:
                 await self.references()
             if "ceiling" in self.phases:
                 await self.ceiling()
-            if "online" in self.phases:
+            if self.phases & {"online", "sse"}:
                 await self.online()
             if self.phases & {"rebuild", "read-all"}:
                 await self.large_log()

@@ -23,14 +23,27 @@ ROLES = ("platform", "office", "unit", "viewer", "auditor", "admin")
 # What each role may do. `read_ledger` for a unit key is further limited to its own unit.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "platform": frozenset({"append", "read_log", "status"}),
-    "office": frozenset({"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "status"}),
+    "office": frozenset(
+        {"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "status", "manage_webhooks"}
+    ),
     "unit": frozenset({"append", "read_ledger", "read_rankings", "status"}),
     "viewer": frozenset({"read_rankings", "read_reports", "status"}),
     "auditor": frozenset(
         {"read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
     ),
     "admin": frozenset(
-        {"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
+        {
+            "append",
+            "read_log",
+            "read_ledger",
+            "read_rankings",
+            "read_reports",
+            "audit",
+            "what_if",
+            "rebuild",
+            "status",
+            "manage_webhooks",
+        }
     ),
 }
 # What a unit key may append, each for its own unit only (api.md's roles table).

@@ -45,3 +45,22 @@ async def connect_raw(url: str, *, role: str | None = None):
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
     return conn
+
+
+async def _json_codecs(conn) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_raw_pool(url: str, *, role: str | None = None, max_size: int = 4):
+    """A small plain asyncpg pool (JSON decoded with orjson), for work beside the request path."""
+    import asyncpg
+
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url),
+        min_size=0,
+        max_size=max_size,
+        max_inactive_connection_lifetime=30,  # idle beside the request path: give connections back
+        server_settings=_role_settings(role),
+        init=_json_codecs,
+    )

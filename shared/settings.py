@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     read_database_url: str | None = Field(None, alias="KAOHE_READ_DATABASE_URL")
     # How often reporting reads the replayed checkpoint when reads come from a standby (no LISTEN there).
     position_poll_seconds: float = Field(0.2, alias="KAOHE_POSITION_POLL_SECONDS", gt=0, le=60)
+    # Webhooks (ingest): which hosts subscriptions may target ("*" = any; else a comma list of host
+    # names, "*.example.org" for a domain and its subdomains), the worker, and its pace.
+    webhooks_enabled: bool = Field(True, alias="KAOHE_WEBHOOKS")
+    webhook_allowed_hosts: str = Field("*", alias="KAOHE_WEBHOOK_ALLOWED_HOSTS")
+    webhook_timeout_seconds: float = Field(10.0, alias="KAOHE_WEBHOOK_TIMEOUT_SECONDS", gt=0, le=60)
+    webhook_backoff_seconds: float = Field(1.0, alias="KAOHE_WEBHOOK_BACKOFF_SECONDS", gt=0, le=5)
+    webhook_max_backoff_seconds: float = Field(600.0, alias="KAOHE_WEBHOOK_MAX_BACKOFF_SECONDS", gt=0, le=600)
+    webhook_poll_seconds: float = Field(5.0, alias="KAOHE_WEBHOOK_POLL_SECONDS", gt=0)
 
     @field_validator("timezone")
     @classmethod

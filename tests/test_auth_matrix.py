@@ -15,6 +15,7 @@ from sqlalchemy import text
 from shared.auth import create_key
 from shared.db import make_engine
 from tests.support import factories as f
+from tests.support.asgi_stream import first_answer
 from tests.support.harness import running_kaohe
 
 ROLES = ("platform", "office", "unit", "viewer", "auditor", "admin")
@@ -31,6 +32,7 @@ MAY = {
     "audit": frozenset({"office", "auditor", "admin"}),
     "what_if": frozenset({"auditor", "admin"}),
     "rebuild": frozenset({"auditor", "admin"}),
+    "manage_webhooks": frozenset({"office", "admin"}),
     "any_key": ALL,
 }
 PUBLIC_WHEN_ENABLED = {"read_rankings", "read_reports_public"}
@@ -91,6 +93,28 @@ CASES = [
     ),
     Case("ingest", "GET", "/v1/events", "read_log", get("/v1/events", limit=5)),
     Case("ingest", "GET", "/v1/streams/{stream_id}", "read_log", get("/v1/streams/unit-U1")),
+    Case(
+        "ingest",
+        "POST",
+        "/v1/subscriptions",
+        "manage_webhooks",
+        lambda w, r: {"url": "/v1/subscriptions", "json": {"url": "http://127.0.0.1:9/hook", "secret": "s" * 16}},
+    ),
+    Case("ingest", "GET", "/v1/subscriptions", "manage_webhooks", get("/v1/subscriptions")),
+    Case(
+        "ingest",
+        "GET",
+        "/v1/subscriptions/{subscription_id}/deliveries",
+        "manage_webhooks",
+        lambda w, r: {"url": f"/v1/subscriptions/{w['subscriptions'][r]}/deliveries"},
+    ),
+    Case(
+        "ingest",
+        "DELETE",
+        "/v1/subscriptions/{subscription_id}",
+        "manage_webhooks",
+        lambda w, r: {"url": f"/v1/subscriptions/{w['subscriptions'][r]}"},
+    ),
     # scoring
     Case("scoring", "GET", "/v1/units/{unit_id}/ledger", "read_ledger", get("/v1/units/U1/ledger", period="2026")),
     Case(
@@ -116,6 +140,13 @@ CASES = [
     # reporting
     Case("reporting", "GET", "/v1/rankings/units", "read_rankings", get("/v1/rankings/units", period="2026")),
     Case("reporting", "GET", "/v1/rankings/officers", "read_rankings", get("/v1/rankings/officers", period="2026")),
+    Case(
+        "reporting",
+        "GET",
+        "/v1/rankings/units/stream",
+        "read_rankings",
+        get("/v1/rankings/units/stream", period="2026"),
+    ),
     Case("reporting", "GET", "/v1/selection/{year}", "read_reports", get("/v1/selection/2026")),
     Case("reporting", "GET", "/v1/rewards", "read_reports", get("/v1/rewards", period="2026")),
     Case(
@@ -184,7 +215,15 @@ async def _world(kaohe) -> dict[str, Any]:
     policy = (await kaohe.scoring.get(f"/v1/policies/{policy_summary['version']}")).json()
     job = await kaohe.scoring.post("/v1/projections/rebuild")
     assert job.status_code == 202, job.text
+    subscriptions = {}
+    for role in ROLES:
+        created = await kaohe.ingest.post(
+            "/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook", "secret": "s" * 16}
+        )
+        assert created.status_code == 201, created.text
+        subscriptions[role] = created.json()["subscription_id"]
     return {
+        "subscriptions": subscriptions,
         "deductions": {role: e["event_id"] for role, e in deductions.items()},
         "deduction": deductions["admin"]["event_id"],
         "other_deduction": other["event_id"],
@@ -201,6 +240,9 @@ def _client(kaohe, service: str):
 async def _call(client, case: Case, world, role: str, key: str | None):
     spec = case.request(world, role)
     headers = {"Authorization": f"Bearer {key}"} if key else {"Authorization": ""}
+    if case.path.endswith("/stream"):  # endless: take the first answer, then hang up
+        app = client._transport.app
+        return await first_answer(app, case.method, spec.pop("url"), params=spec.get("params"), headers=headers)
     return await client.request(case.method, spec.pop("url"), headers=headers, **spec)
 
 

@@ -212,6 +212,8 @@ async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp
                 assert response.status_code == 201, response.text
                 moved = await _settled(scoring)
                 browser.wait_for(f"document.body.dataset.position === '{moved}'", timeout=30)
+                # it was told by the ranking stream, not by its next poll
+                assert browser.evaluate("document.body.dataset.updates") == "stream"
                 after = (await reporting.get("/v1/dashboard")).json()
                 row = next(
                     r for c in after["quarter"]["categories"] for r in c["rows"] if r["unit_id"] == last["unit_id"]

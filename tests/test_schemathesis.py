@@ -33,7 +33,8 @@ def servers(pg_server, template_database, tmp_path_factory):
     name = asyncio.run(create_database(pg_server, template=template_database, prefix="kaohe_fuzz"))
     url = with_database(pg_server, name)
     log_dir = tmp_path_factory.mktemp("fuzz")
-    env = {"KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "KAOHE_PROJECTOR_POLL_SECONDS": "0.5"}
+    # No webhook worker: fuzzed subscriptions must not send anything anywhere.
+    env = {"KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "KAOHE_PROJECTOR_POLL_SECONDS": "0.5", "KAOHE_WEBHOOKS": "false"}
     running = {service: start(service, url, log_dir, env=env) for service in SERVICES}
     try:
         for server in running.values():
@@ -71,6 +72,9 @@ def test_the_service_answers_every_generated_request_as_its_schema_says(servers,
         "--suppress-health-check",
         "all",
         "--no-color",
+        # an event stream never ends, so no fuzzed request of it could finish (tests/test_reporting_stream.py)
+        "--exclude-path",
+        "/v1/rankings/units/stream",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=server.log_path.parent)
     output = result.stdout + result.stderr

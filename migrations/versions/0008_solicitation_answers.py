@@ -1,13 +1,13 @@
 """The items answering a solicitation, found by its id: a dispute of a close reads who missed it.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

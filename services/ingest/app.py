@@ -1,24 +1,37 @@
-"""Composition root of the ingest service (the event log: append and read)."""
+"""Composition root of the ingest service (the event log: append and read; webhooks from it)."""
 
 import asyncio
 
 from fastapi import FastAPI
 
+from services.ingest import webhooks_api
 from services.ingest.api import router
 from services.ingest.committer import GroupCommitter
+from services.ingest.webhook_worker import WebhookWorker
+from shared.db import create_raw_pool
 from shared.http import MIB
 from shared.log_partitions import keep_partitions_ahead
-from shared.service import ServiceState, create_service_app, stop_task
+from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
     app.state.committer = GroupCommitter(state.engine)
     app.state.partition_keeper = asyncio.create_task(keep_partitions_ahead(state.engine), name="partition-keeper")
+    url, role = state.settings.service_database_url("ingest"), db_role("ingest", state.settings)
+    app.state.webhook_pool = await create_raw_pool(url, role=role, max_size=4)
+    if state.settings.webhooks_enabled:
+        worker = WebhookWorker(url=url, role=role, pool=app.state.webhook_pool, settings=state.settings)
+        app.state.webhook_worker = worker
+        app.state.webhook_task = asyncio.create_task(worker.run(), name="webhook-worker")
 
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
     await stop_task(getattr(app.state, "partition_keeper", None))
+    await stop_task(getattr(app.state, "webhook_task", None))
+    pool = getattr(app.state, "webhook_pool", None)
+    if pool is not None:
+        await pool.close()
     await app.state.committer.close()
 
 
@@ -26,13 +39,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         name="ingest",
         title="kaohe ingest",
-        description="The event log of kaohe: append events (idempotent, all-or-nothing batches) and read them.",
+        description="The event log of kaohe: append events (idempotent, all-or-nothing batches) and read them; "
+        "webhook subscriptions push it to other systems.",
         settings=settings,
         on_start=_start,
         on_stop=_stop,
         body_limits={"/v1/events": MIB, "/v1/events/batch": 16 * MIB},
     )
     app.include_router(router)
+    app.include_router(webhooks_api.router)
     return app
 
 

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from sse_starlette import EventSourceResponse
 
 from services.reporting.bulletin import bulletin, check_period
 from services.reporting.bulletin_render_docx import render_docx
@@ -16,7 +17,7 @@ from services.reporting.caching import conditional_answer, json_bytes, static_an
 from services.reporting.dashboard import choose_periods, dashboard_data, quarter_of, render_page, static_asset
 from services.reporting.labels import period_name
 from services.reporting.office_year import rectifications, solicitations, statement
-from services.reporting.rankings import officer_rankings, projection_position, unit_rankings
+from services.reporting.rankings import officer_rankings, projection_position, unit_ranking_answer
 from services.reporting.rewards import rewards
 from services.reporting.schemas import Bulletin, OfficerRanking, Rewards, Selection, UnitRanking
 from services.reporting.selection import selection
@@ -49,21 +50,55 @@ async def rank_units(
 
     async def render(conn):
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
-        head = await projection_position(conn)
-        rows = await unit_rankings(
-            conn, period=period, zone=state.settings.zone, as_of=position, policies=state.policies, kind=kind
-        )
         return json_bytes(
-            {
-                "period": period.label,
-                "policy_version": state.policies.for_last_month(period.last).version,
-                "position": head if position is None else min(position, head),
-                "kind": kind,
-                "rows": rows,
-            }
+            await unit_ranking_answer(
+                conn,
+                period=period,
+                zone=state.settings.zone,
+                policies=state.policies,
+                kind=kind,
+                as_of=position,
+            )
         )
 
     return await conditional_answer(request, render, min_position=min_position)
+
+
+@router.get(
+    "/rankings/units/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "Server-sent events: `event: ranking`, `data:` the ranking as GET /v1/rankings/units "
+            "answers it; at once, then whenever it changes (at most one per second)",
+        }
+    },
+    summary="The units' ranking, pushed as it changes",
+)
+async def stream_units(
+    request: Request,
+    period: PeriodParam,
+    state: StateDep,
+    _principal: RankingReader,
+    kind: Annotated[Literal["department", "township", "other"] | None, Query()] = None,
+    access_token: Annotated[
+        str | None,
+        Query(
+            description="The key, for a client that cannot send headers (EventSource); "
+            "`Authorization: Bearer` is preferred. Never logged."
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    """Open as long as the client stays; one ranking query per change serves every listener."""
+    feeds = request.app.state.ranking_feeds
+
+    async def events():
+        async with feeds.listen(period, kind) as feed:
+            async for message in feed.events():
+                yield message
+
+    return EventSourceResponse(events(), headers={"Cache-Control": "no-cache"})
 
 
 @router.get(

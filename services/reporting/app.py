@@ -2,6 +2,7 @@
 
 import asyncio
 
+import orjson
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
@@ -9,6 +10,8 @@ from services.reporting.api import page_router, router
 from services.reporting.cached_answers import CachedAnswers
 from services.reporting.caching import AnswerCache
 from services.reporting.position_watch import PositionWatch
+from services.reporting.ranking_stream import RankingFeeds, StreamToken
+from services.reporting.rankings import unit_ranking_answer
 from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
 
@@ -22,8 +25,19 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
     )
     app.state.position_watch_task = asyncio.create_task(app.state.position_watch.run(), name="position-watch")
 
+    async def render(conn, period, kind) -> bytes:
+        answer = await unit_ranking_answer(
+            conn, period=period, zone=state.settings.zone, policies=state.policies, kind=kind
+        )
+        return orjson.dumps(answer)
+
+    app.state.ranking_feeds = RankingFeeds(engine=state.engine, watch=app.state.position_watch, render=render)
+
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
+    feeds = getattr(app.state, "ranking_feeds", None)
+    if feeds is not None:
+        await feeds.close()
     await stop_task(getattr(app.state, "position_watch_task", None))
 
 
@@ -40,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(page_router)
     # Innermost, so request ids, logs and metrics still see what it answers.
     app.user_middleware.append(Middleware(CachedAnswers))
+    # Outermost, so the stream's `access_token` leaves the query string before any log sees it.
+    app.user_middleware.insert(0, Middleware(StreamToken))
     return app
 
 

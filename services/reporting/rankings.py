@@ -183,3 +183,24 @@ async def officer_rankings(
             }
         )
     return competition_ranks(rows, "net_points", "officer_id")
+
+
+async def unit_ranking_answer(
+    conn: AsyncConnection,
+    *,
+    period: Period,
+    zone: ZoneInfo,
+    policies: PolicySet,
+    kind: str | None = None,
+    as_of: int | None = None,
+) -> dict[str, Any]:
+    """The body of GET /v1/rankings/units (and of each event of its stream)."""
+    head = await projection_position(conn)
+    rows = await unit_rankings(conn, period=period, zone=zone, as_of=as_of, policies=policies, kind=kind)
+    return {
+        "period": period.label,
+        "policy_version": policies.for_last_month(period.last).version,
+        "position": head if as_of is None else min(as_of, head),
+        "kind": kind,
+        "rows": rows,
+    }

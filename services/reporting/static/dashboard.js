@@ -1,5 +1,6 @@
-// The wall-screen dashboard: renders the inline answer, then polls the JSON with If-None-Match so an
-// unchanged projection costs a 304 and no query. Text goes in through textContent only.
+// The wall-screen dashboard: renders the inline answer, then refreshes the JSON (with If-None-Match, so
+// an unchanged projection costs a 304 and no query) when the ranking stream says something changed, or
+// by polling where the stream is not available. Text goes in through textContent only.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("dashboard-config").textContent);
@@ -183,9 +184,10 @@
     setText("checked", "自动刷新 · 最近检查 " + clock(new Date()));
   }
 
-  function poll() {
+  // One conditional GET of the page's answer: a 304 when nothing it shows has changed.
+  function refresh() {
     var headers = etag ? { "If-None-Match": etag } : {};
-    fetch(config.endpoint, { headers: headers, cache: "no-store", credentials: "same-origin" })
+    return fetch(config.endpoint, { headers: headers, cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 304) { return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -197,9 +199,33 @@
         checked();
         if (answer) { data = answer; render(); }
       })
-      .catch(function () { document.getElementById("status").className = "status stale"; })
-      .then(function () { window.setTimeout(poll, config.refresh_seconds * 1000); });
+      .catch(function () { document.getElementById("status").className = "status stale"; });
   }
+
+  function poll() {
+    document.body.setAttribute("data-updates", "poll");
+    refresh().then(function () { window.setTimeout(poll, config.refresh_seconds * 1000); });
+  }
+
+  // Pushed updates: the year's ranking stream (server-sent events) says when the projection moved, and
+  // the page then refreshes at once instead of waiting for its next poll. Without EventSource, or when
+  // the stream fails (a refused key, a proxy that buffers, the service restarting), the page polls.
+  // EventSource sends no headers, so a signed-in key goes in `access_token` (see streamKey).
+  function listen() {
+    if (typeof window.EventSource !== "function") { return false; }
+    var url = "v1/rankings/units/stream?period=" + encodeURIComponent(data.year.period), key = streamKey();
+    if (key) { url += "&access_token=" + encodeURIComponent(key); }
+    var source = new EventSource(url);
+    source.addEventListener("ranking", function () {
+      document.body.setAttribute("data-updates", "stream");
+      refresh();
+    });
+    source.onerror = function () { source.close(); poll(); };
+    return true;
+  }
+
+  // The key the page was signed in with, if any (null: the browser's own credentials or public reads).
+  function streamKey() { return window.kaoheKey || null; }
 
   render();
   tick();
@@ -207,5 +233,5 @@
   window.setInterval(tick, 1000);
   window.addEventListener("resize", render);
   window.setInterval(function () { pageTurns += 1; fitRows(); }, PAGE_SECONDS * 1000);
-  window.setTimeout(poll, config.refresh_seconds * 1000);
+  if (!listen()) { window.setTimeout(poll, config.refresh_seconds * 1000); }
 }());
