@@ -15,6 +15,9 @@ PROJECTION_READS = [
     ("reporting", "/v1/rewards", {"period": "2026"}),
     ("reporting", "/v1/bulletins/2026-Q1", {}),
     ("reporting", "/v1/dashboard", {"period": "2026-Q1"}),
+    ("reporting", "/v1/solicitations", {}),
+    ("reporting", "/v1/rectifications/2026", {}),
+    ("reporting", "/v1/rewards/statement", {"period": "2026-H1"}),
     ("reporting", "/", {"period": "2026-Q1"}),
 ]
 

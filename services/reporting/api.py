@@ -278,6 +278,7 @@ async def list_solicitations(
     request: Request,
     principal: LedgerReader,
     status: Annotated[Literal["open", "closed", "all"], Query()] = "all",
+    min_position: MinPosition = None,
 ) -> Response:
     """Every solicitation with its deadline and, per asked unit, on_time / late / missing / pending."""
     unit_id = _own_unit(principal)
@@ -285,7 +286,7 @@ async def list_solicitations(
     async def render(conn):
         return json_bytes(await solicitations(conn, status=status, unit_id=unit_id))
 
-    return await conditional_answer(request, render, digest_extra=unit_id or "")
+    return await conditional_answer(request, render, digest_extra=unit_id or "", min_position=min_position)
 
 
 @router.get(
@@ -296,6 +297,7 @@ async def list_rectifications(
     year: Annotated[int, Path(ge=2000, le=2100)],
     state: StateDep,
     principal: LedgerReader,
+    min_position: MinPosition = None,
 ) -> Response:
     """The year's rectification list and every unit that submitted a plan: required / submitted / accepted / returned."""
     unit_id = _own_unit(principal)
@@ -305,7 +307,7 @@ async def list_rectifications(
             await rectifications(conn, year=year, zone=state.settings.zone, policies=state.policies, unit_id=unit_id)
         )
 
-    return await conditional_answer(request, render, digest_extra=unit_id or "")
+    return await conditional_answer(request, render, digest_extra=unit_id or "", min_position=min_position)
 
 
 def _half_year(period: Annotated[str, Query(description="2026-H1 or 2026-H2")]) -> str:
@@ -324,6 +326,7 @@ async def reward_statement(
     state: StateDep,
     _principal: ReportReader,
     fmt: Annotated[Literal["json", "xlsx"], Query(alias="format")] = "json",
+    min_position: MinPosition = None,
 ) -> Response:
     """Per unit: the half-year's money as the log stands now, what was paid for it and the balance."""
 
@@ -334,7 +337,7 @@ async def reward_statement(
         return await asyncio.to_thread(render_statement_xlsx, data), BULLETIN_TYPES["xlsx"][0]
 
     headers = {"Content-Disposition": f'attachment; filename="kaohe-rewards-{period}.xlsx"'} if fmt == "xlsx" else None
-    return await conditional_answer(request, render, headers=headers)
+    return await conditional_answer(request, render, headers=headers, min_position=min_position)
 
 
 # --- the dashboard ---------------------------------------------------------------------------------
