@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tools.demo import admin_key
+from tools.urls import service_url
 
-DEFAULT_URL = "http://127.0.0.1:8002"
+DEFAULT_URL = "http://127.0.0.1:8002"  # with no KAOHE_SCORING_URL, KAOHE_HOST or KAOHE_SCORING_PORT
 EXIT_MISMATCH = 3  # `kaohe audit`: the projection disagrees with the replay of the log
 
 
@@ -28,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
-        default=os.environ.get("KAOHE_SCORING_URL", DEFAULT_URL),
-        help=f"scoring service base URL (default: $KAOHE_SCORING_URL or {DEFAULT_URL})",
+        default=service_url("scoring"),
+        help=f"scoring service base URL (default: $KAOHE_SCORING_URL, else $KAOHE_HOST and $KAOHE_SCORING_PORT "
+        f"as for `make run`, else {DEFAULT_URL})",
     )
     common.add_argument(
         "--key",
