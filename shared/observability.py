@@ -123,7 +123,8 @@ class Observe:
             if problem.status == 500:
                 log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             note_problem(scope, problem.code)
-            await problem_response(problem)(scope, receive, send_status)
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            await problem_response(problem, headers)(scope, receive, send_status)
         finally:
             self._record(scope, status, time.perf_counter() - started)
 

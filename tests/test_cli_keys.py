@@ -60,3 +60,19 @@ async def test_a_unit_key_names_its_unit_and_is_limited_to_it(kaohe_cli, databas
 async def test_revoking_an_unknown_key_fails(kaohe_cli):
     code, _, err = await kaohe_cli("keys", "revoke", "deadbeef")
     assert code == 1 and "deadbeef" in err
+
+
+async def test_a_viewer_link_carries_the_key_in_the_fragment(kaohe_cli, monkeypatch):
+    monkeypatch.setenv("KAOHE_HOST", "0.0.0.0")
+    monkeypatch.setenv("KAOHE_REPORTING_PORT", "9103")
+    monkeypatch.delenv("KAOHE_REPORTING_URL", raising=False)
+    code, out, err = await kaohe_cli("keys", "create", "--role", "viewer", "--name", "大厅屏幕", "--link")
+    assert code == 0, err
+    key, link = out.split()
+    assert link == f"http://127.0.0.1:9103/#key={key}"
+    code, out, _ = await kaohe_cli(
+        "keys", "create", "--role", "viewer", "--link", "--link-base", "http://10.1.2.3:8003/"
+    )
+    assert code == 0 and out.split()[1].startswith("http://10.1.2.3:8003/#key=kh_")
+    code, _, err = await kaohe_cli("keys", "create", "--role", "office", "--link")
+    assert code == 2 and "viewer" in err

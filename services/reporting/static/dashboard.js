@@ -183,29 +183,59 @@
     setText("checked", "自动刷新 · 最近检查 " + clock(new Date()));
   }
 
-  function poll() {
+  // Sign-in (signin.js): the key of this browser session on every request of the page.
+  function requestHeaders() {
     var headers = etag ? { "If-None-Match": etag } : {};
-    fetch(config.endpoint, { headers: headers, cache: "no-store", credentials: "same-origin" })
+    return window.kaoheAuth ? window.kaoheAuth.headers(headers) : headers;
+  }
+
+  // 401/403: the key is unknown, revoked or not allowed; ask for another, then poll at once.
+  function signedOut(status) {
+    etag = null;
+    document.getElementById("status").className = "status stale";
+    window.kaoheAuth.refused(status, poll);
+  }
+
+  function poll() {
+    var refusedWith = null;
+    fetch(config.endpoint, { headers: requestHeaders(), cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 304) { return null; }
+        if (response.status === 401 || response.status === 403) { refusedWith = response.status; return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         etag = response.headers.get("ETag");
         return response.json();
       })
       .then(function (answer) {
+        if (refusedWith) { return; }
         document.getElementById("status").className = "status";
         checked();
         if (answer) { data = answer; render(); }
       })
       .catch(function () { document.getElementById("status").className = "status stale"; })
-      .then(function () { window.setTimeout(poll, config.refresh_seconds * 1000); });
+      .then(function () {
+        if (refusedWith) { signedOut(refusedWith); return; }
+        window.setTimeout(poll, config.refresh_seconds * 1000);
+      });
   }
 
-  render();
+  // The server sends the first answer inline when it could (public reads); otherwise the page signs
+  // in with the session's key, or asks for one.
+  function start() {
+    if (data) {
+      render();
+      window.setTimeout(poll, config.refresh_seconds * 1000);
+    } else if (window.kaoheAuth.key()) {
+      poll();
+    } else {
+      window.kaoheAuth.ask("", poll);
+    }
+  }
+
   tick();
   checked();
   window.setInterval(tick, 1000);
-  window.addEventListener("resize", render);
-  window.setInterval(function () { pageTurns += 1; fitRows(); }, PAGE_SECONDS * 1000);
-  window.setTimeout(poll, config.refresh_seconds * 1000);
+  window.addEventListener("resize", function () { if (data) { render(); } });
+  window.setInterval(function () { pageTurns += 1; if (data) { fitRows(); } }, PAGE_SECONDS * 1000);
+  start();
 }());
