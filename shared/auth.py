@@ -188,6 +188,7 @@ def require(permission: str, *, public: bool = False):
         return principal
 
     dependency.kaohe_public = public  # type: ignore[attr-defined] # read by `authenticate_first`
+    dependency.kaohe_permission = permission  # type: ignore[attr-defined] # read by shared.openapi_docs
     return Depends(dependency)
 
 

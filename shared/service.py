@@ -17,6 +17,7 @@ from shared.db import make_engine
 from shared.domain.policy import PolicySet, load_policies
 from shared.http import MIB, BodyLimit, RequestId
 from shared.observability import Metrics, Observe, setup_json_logging
+from shared.openapi_docs import document_events_and_roles, install_offline_docs
 from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
 
@@ -97,10 +98,14 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(authenticate_first)],
+        docs_url=None,  # offline ones instead, below
+        redoc_url=None,
     )
     app.state.metrics = Metrics(name)
     install_problem_handlers(app)
     document_problems(app)
+    install_offline_docs(app)
+    document_events_and_roles(app)
     app.add_middleware(BodyLimit, default_limit=MIB, limits=body_limits or {})
     app.add_middleware(Observe, metrics_of=lambda: getattr(app.state, "metrics", None))
     app.add_middleware(RequestId)

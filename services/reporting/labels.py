@@ -1,15 +1,10 @@
 """Chinese names a district office prints: channels, endorsement levels, unit categories, periods."""
 
+from shared.domain.names import CHANNEL_NAMES, LEVEL_NAMES, UNIT_KIND_NAMES
 from shared.domain.periods import Period
 
-CHANNEL_NAMES = {
-    "district_zhengwu": "区《政务》",
-    "district_daily": "每日要情",
-    "district_bulletin": "《政办通报》",
-    "city": "市级刊物",
-    "province": "省级刊物",
-    "website_today": "网站“今日”",
-}
+__all__ = ["CATEGORY_NAMES", "CHANNEL_NAMES", "CHANNEL_SHORT", "LEVEL_NAMES", "period_name", "year_to_date"]
+
 # Column headings of the bulletin's ranking tables, shorter than the names above.
 CHANNEL_SHORT = {
     "district_zhengwu": "《政务》",
@@ -19,9 +14,8 @@ CHANNEL_SHORT = {
     "province": "省级",
     "website_today": "今日",
 }
-LEVEL_NAMES = {"district": "区领导", "city": "市领导", "province": "省领导"}
 # Bulletins rank each category among itself, in this order.
-CATEGORY_NAMES = {"department": "部门", "township": "镇街", "other": "其他"}
+CATEGORY_NAMES = UNIT_KIND_NAMES
 QUARTER_NAMES = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
 
 
