@@ -213,14 +213,17 @@ async def rebuild_command(
     print(f"rebuild job {job_id}", file=out)
     if args.no_wait:
         return 0
+    # On a terminal the line is redrawn in place; piped, only the last one is written (no `\r`).
+    live = out.isatty() if hasattr(out, "isatty") else False
     while True:
         job = await _call(client, "GET", f"/v1/projections/rebuild/{job_id}")
-        out.write("\r" + progress_line(job))
-        out.flush()
+        if live:
+            out.write("\r" + progress_line(job))
+            out.flush()
         if job["state"] != "running":
             break
         await sleep(args.interval)
-    out.write("\n")
+    out.write(("" if live else progress_line(job)) + "\n")
     if job["state"] == "succeeded":
         print(f"succeeded: {job['schema']} is live at log position {job['position']}", file=out)
         return 0

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from shared.auth import ROLES, create_key
 from shared.db import make_engine
 from shared.settings import REPO_ROOT
+from tools.terminal import console, table
 from tools.urls import service_url
 
 
@@ -101,13 +102,18 @@ def list_keys(args: argparse.Namespace) -> int:
     """One line per key, without secrets."""
     rows = asyncio.run(_list(database_url()))
     zone = ZoneInfo(os.environ.get("KAOHE_TIMEZONE") or "Asia/Shanghai")
-    print(f"{'KEY_ID':<10} {'ROLE':<9} {'UNIT':<12} {'CREATED':<20} {'STATUS':<8} NAME")
+    out = console()
+    keys = table(None, ("KEY_ID", "ROLE", "UNIT", "CREATED", "STATUS", "NAME"), out=out)
     for row in rows:
-        status = "revoked" if row.revoked_at else "active"
-        print(
-            f"{row.key_id:<10} {row.role:<9} {row.unit_id or '-':<12} "
-            f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  {status:<8} {row.name}"
+        keys.add_row(
+            row.key_id,
+            row.role,
+            row.unit_id or "-",
+            f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}",
+            "revoked" if row.revoked_at else "active",
+            row.name,
         )
+    out.print(keys)
     return 0
 
 
