@@ -27,12 +27,18 @@ ASSETS = {
 }
 # `validatorUrl: null`: Swagger UI would otherwise load a badge from validator.swagger.io.
 SWAGGER_PARAMETERS = {"validatorUrl": None, "tryItOutEnabled": False, "persistAuthorization": False}
+# The one URL those bundles fetch by themselves: ReDoc's "API docs by Redocly" logo in the sidebar;
+# served the favicon instead (a path relative to /redoc).
+REWRITES = {"redoc.standalone.js": ((b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"docs-assets/favicon.png"),)}
 _asset_cache: dict[str, bytes] = {}
 
 
 def _asset(name: str) -> bytes:
     if name not in _asset_cache:
-        _asset_cache[name] = resources.files("fastapi_offline").joinpath("static", name).read_bytes()
+        body = resources.files("fastapi_offline").joinpath("static", name).read_bytes()
+        for old, new in REWRITES.get(name, ()):
+            body = body.replace(old, new)
+        _asset_cache[name] = body
     return _asset_cache[name]
 
 

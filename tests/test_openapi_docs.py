@@ -85,3 +85,9 @@ async def test_no_error_message_cites_a_file_outside_the_repository(kaohe):
     )
     assert response.status_code == 422 and response.json()["code"] == "unknown_event_type"
     assert "api.md" not in response.text
+
+
+async def test_redoc_is_served_without_its_remote_logo(kaohe):
+    script = await kaohe.reporting.get("/docs-assets/redoc.standalone.js")
+    assert script.status_code == 200 and b"cdn.redoc.ly" not in script.content
+    assert (await kaohe.reporting.get("/docs-assets/nothing.js")).status_code == 404

@@ -22,6 +22,7 @@ import httpx
 from shared.auth import new_key
 from shared.db import asyncpg_dsn
 from shared.migrate import upgrade
+from shared.observability import UVICORN_LOG_CONFIG
 from shared.settings import REPO_ROOT, Settings
 from tools.devdb import EmbeddedPostgres
 from tools.urls import bind_host, service_url
@@ -127,6 +128,8 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
                 port,
                 "--timeout-graceful-shutdown",
                 "10",
+                "--log-config",
+                str(UVICORN_LOG_CONFIG),
             ],
             cwd=REPO_ROOT,
             env=env,
