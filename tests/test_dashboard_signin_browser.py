@@ -142,7 +142,7 @@ async def test_viewer_signs_in_docs_load_offline_and_logs_are_json_without_secre
 
             # A new tab has its own session: the sign-in form; a wrong key is refused in Chinese.
             browser.open(f"{urls['reporting']}/", width=1280, height=800)
-            browser.wait_for("document.getElementById('signin').hidden === false")
+            browser.wait_for("(document.getElementById('signin') || {}).hidden === false")  # once the page is there
             assert browser.evaluate(ROWS) == 0
             submit = (
                 "(() => { document.getElementById('signin-key').value = {key};"
