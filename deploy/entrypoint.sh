@@ -9,6 +9,7 @@ set -eu
 
 serve() {
     exec uvicorn "$1" --host 0.0.0.0 --port "${PORT:-$2}" --workers 1 --no-access-log \
+        --log-config /app/shared/uvicorn-log.yaml \
         --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" --timeout-graceful-shutdown 20
 }
 

@@ -182,6 +182,16 @@ async def _authenticate(request: Request, *, public: bool) -> Principal:
     return principal
 
 
+async def reader_or_none(request: Request, permission: str) -> Principal | None:
+    """The caller when it may `permission` (public reads included), else None: for a page that shows
+    a person a sign-in form rather than a refusal."""
+    try:
+        principal = await _authenticate(request, public=True)
+    except Problem:
+        return None
+    return principal if permission in PERMISSIONS[principal.role] else None
+
+
 def require(permission: str, *, public: bool = False):
     """A dependency: the caller's Principal, refused with 401/403 unless it holds `permission`."""
 
@@ -192,6 +202,7 @@ def require(permission: str, *, public: bool = False):
         return principal
 
     dependency.kaohe_public = public  # type: ignore[attr-defined] # read by `authenticate_first`
+    dependency.kaohe_permission = permission  # type: ignore[attr-defined] # read by shared.openapi_docs
     return Depends(dependency)
 
 

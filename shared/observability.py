@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -20,6 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from shared.problems import PROBLEM_KEY, note_problem, problem_response, unexpected_problem
 
 log = logging.getLogger("kaohe.http")
+# For `uvicorn --log-config`: uvicorn's own lines in the JSON format below (see `make run`).
+UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn-log.yaml")
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("kaohe_request_id", default=None)
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -101,7 +104,8 @@ class Observe:
             if problem.status == 500:
                 log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             note_problem(scope, problem.code)
-            await problem_response(problem)(scope, receive, send_status)
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            await problem_response(problem, headers)(scope, receive, send_status)
         finally:
             self._record(scope, status, time.perf_counter() - started)
 

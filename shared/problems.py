@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("kaohe")
@@ -50,7 +50,12 @@ class Problem(Exception):
         return body
 
 
-def problem_response(problem: Problem) -> JSONResponse:
+def problem_response(problem: Problem, request_headers: Mapping[str, str] | None = None) -> Response:
+    """problem+json; a Chinese HTML page instead for a browser navigating (see `shared.problem_pages`)."""
+    from shared.problem_pages import problem_page, wants_html
+
+    if wants_html(request_headers):
+        return problem_page(problem.status, problem.code, problem.detail, problem.headers)
     return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
@@ -209,24 +214,24 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Render every error of the app as problem+json."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
         note_problem(request.scope, exc.code)
-        return problem_response(exc)
+        return problem_response(exc, request.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
         raw = exc.errors()
         unknown_type = any(err.get("type") in ("union_tag_invalid", "union_tag_not_found") for err in raw)
         code, detail = (
-            ("unknown_event_type", "the event type is not one of api.md's types")
+            ("unknown_event_type", "the event type is not one of the types in the schema (GET /openapi.json)")
             if unknown_type
             else ("validation_error", "the request does not match the schema")
         )
         note_problem(_request.scope, code)
-        return problem_response(Problem(422, code, detail, errors=validation_errors(raw)))
+        return problem_response(Problem(422, code, detail, errors=validation_errors(raw)), _request.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 400 and detail == "There was an error parsing the body":
@@ -236,16 +241,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(_request) or headers.get("Allow", "")
         note_problem(_request.scope, code)
-        return problem_response(Problem(exc.status_code, code, detail, headers=headers or None))
+        return problem_response(Problem(exc.status_code, code, detail, headers=headers or None), _request.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # Normally `shared.observability.Observe` answers first (with the request id); this is the
         # server's last resort.
         problem = unexpected_problem(exc)
         if problem.status == 500:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(problem)
+        return problem_response(problem, request.headers)
 
 
 def _invalid_value(exc: BaseException) -> BaseException | None:

@@ -5,6 +5,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import KeyCache, authenticate_first, ensure_bootstrap_key
 from shared.db import make_engine
-from shared.domain.policy import PolicySet
+from shared.domain.policy import Policy, PolicySet
 from shared.http import MIB, BodyLimit, RequestId
 from shared.observability import Metrics, Observe, setup_json_logging
+from shared.openapi_docs import document_events_and_roles, install_offline_docs
 from shared.policy_files import load_policies
 from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
@@ -117,10 +119,23 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(authenticate_first)],
+        docs_url=None,  # offline ones instead, below
+        redoc_url=None,
     )
     app.state.metrics = Metrics(name)
     install_problem_handlers(app)
     document_problems(app)
+    install_offline_docs(app)
+
+    def current_policy() -> Policy:
+        """The policy in force today, for the OpenAPI's names of channels, levels and unit kinds."""
+        state = getattr(app.state, "kaohe", None)
+        if state is not None:
+            return state.policies.at(datetime.now(UTC))
+        resolved = settings or Settings()
+        return load_policies(resolved.policy_dir, resolved.zone).at(datetime.now(UTC))
+
+    document_events_and_roles(app, current_policy)
     app.add_middleware(BodyLimit, default_limit=MIB, limits=body_limits or {})
     app.add_middleware(Observe, metrics_of=lambda: getattr(app.state, "metrics", None))
     app.add_middleware(RequestId)

@@ -153,7 +153,8 @@ CASES = [
         "reporting", "GET", "/v1/bulletins/{period}", "read_reports_public", get("/v1/bulletins/2026-Q1", format="json")
     ),
     Case("reporting", "GET", "/v1/dashboard", "read_reports_public", get("/v1/dashboard")),
-    Case("reporting", "GET", "/", "read_reports_public", get("/")),
+    # The page itself is open: without a reading key it is the sign-in page, with no data in it.
+    Case("reporting", "GET", "/", "open", get("/")),
     Case("reporting", "GET", "/v1/solicitations", "read_ledger", get("/v1/solicitations")),
     Case("reporting", "GET", "/v1/rectifications/{year}", "read_ledger", get("/v1/rectifications/2026")),
     Case("reporting", "GET", "/v1/rewards/statement", "read_reports", get("/v1/rewards/statement", period="2026-H1")),

@@ -60,3 +60,54 @@ async def test_a_unit_key_names_its_unit_and_is_limited_to_it(kaohe_cli, databas
 async def test_revoking_an_unknown_key_fails(kaohe_cli):
     code, _, err = await kaohe_cli("keys", "revoke", "deadbeef")
     assert code == 1 and "deadbeef" in err
+
+
+async def test_a_viewer_link_carries_the_key_in_the_fragment(kaohe_cli, monkeypatch):
+    monkeypatch.setenv("KAOHE_HOST", "0.0.0.0")
+    monkeypatch.setenv("KAOHE_REPORTING_PORT", "9103")
+    monkeypatch.delenv("KAOHE_REPORTING_URL", raising=False)
+    code, out, err = await kaohe_cli("keys", "create", "--role", "viewer", "--name", "大厅屏幕", "--link")
+    assert code == 0, err
+    key, link = out.split()
+    assert link == f"http://127.0.0.1:9103/#key={key}"
+    code, out, _ = await kaohe_cli(
+        "keys", "create", "--role", "viewer", "--link", "--link-base", "http://10.1.2.3:8003/"
+    )
+    assert code == 0 and out.split()[1].startswith("http://10.1.2.3:8003/#key=kh_")
+    code, _, err = await kaohe_cli("keys", "create", "--role", "office", "--link")
+    assert code == 2 and "viewer" in err
+
+
+async def test_keys_list_piped_into_head_ends_quietly(database_url):
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+    from shared.settings import REPO_ROOT
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:  # more lines than a pipe holds, so the writer meets a closed pipe
+            await conn.execute(
+                text(
+                    "INSERT INTO auth.api_keys (key_id, name, role, key_hash) SELECT 'p' || n, '墙屏 ' || n, "
+                    "'viewer', sha256(('pipe' || n)::bytea) FROM generate_series(1, 3000) n"
+                )
+            )
+    finally:
+        await engine.dispose()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = f"{sys.executable} -m tools.cli keys list"
+    head = await asyncio.to_thread(
+        subprocess.run, ["bash", "-c", f"{command} | head -1"], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert head.stdout.split() == ["KEY_ID", "ROLE", "UNIT", "CREATED", "STATUS", "NAME"], head.stdout
+    assert "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr, head.stderr
+    whole = await asyncio.to_thread(
+        subprocess.run, ["bash", "-c", command], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert whole.returncode == 0 and "\r" not in whole.stdout and "\x1b" not in whole.stdout
+    assert len(whole.stdout.splitlines()) == 3001

@@ -154,7 +154,7 @@ async def test_kaohe_demo_command_posts_and_is_idempotent(kaohe, monkeypatch, ca
     monkeypatch.setenv("KAOHE_ADMIN_KEY", ADMIN_KEY)
     assert await run_async(build_parser().parse_args(argv), transport=transport) == 0  # key from the environment
     second = capsys.readouterr().out
-    total = len(list(generate(seed=9, units=5, officers=12, months=2)))
+    total = len(list(generate(seed=9, units=5, officers=12, months=2, year=2026)))  # the CLI's default year
     assert f"{total} appended, 0 duplicates" in first
     assert f"0 appended, {total} duplicates" in second and "item.submitted" in second
 

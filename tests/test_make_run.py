@@ -123,3 +123,43 @@ async def test_make_run_serves_all_three_services_on_an_embedded_database(runner
     process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(process.wait, 60) == 0, log.read_text()
     assert not EmbeddedPostgres(data / "pg").running()
+
+
+async def test_a_second_make_run_on_the_same_data_directory_leaves_the_first_serving(runner):
+    process, urls, data, log, env = runner
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def all_ready():
+            codes = [(await client.get(f"{url}/readyz")).status_code for url in urls.values()]
+            return all(code == 200 for code in codes) and "kaohe is running" in log.read_text()
+
+        await wait_for(all_ready, what="the three services", process=process, log=log)
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tools.runner"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode != 0
+        assert "already running" in second.stderr and str(data) in second.stderr, second.stderr
+        assert str(process.pid) in second.stderr
+        # The first keeps serving on a live database: ready, and it takes a write.
+        assert process.poll() is None and EmbeddedPostgres(data / "pg").running()
+        assert await all_ready()
+        key = (data / "admin-key").read_text().strip()
+        response = await client.post(
+            f"{urls['ingest']}/v1/events",
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "type": "unit.registered",
+                "occurred_at": "2026-03-05T10:00:00+08:00",
+                "data": {"unit_id": "U1", "name": "区发改委", "kind": "department"},
+            },
+        )
+        assert response.status_code == 201, response.text
+
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.wait, 60) == 0, log.read_text()

@@ -133,5 +133,10 @@ async def test_public_reads_open_rankings_bulletins_and_the_dashboard_only(datab
         for path in ("/v1/selection/2026", "/v1/rewards?period=2026-H1"):
             assert (await anonymous.reporting.get(path)).status_code == 401, path
     async with running_kaohe(database_url, key=None) as closed:
-        for path in ("/", "/v1/dashboard", "/v1/bulletins/2026-Q1"):
+        for path in ("/v1/dashboard", "/v1/bulletins/2026-Q1"):
             assert (await closed.reporting.get(path)).status_code == 401, path
+        # The page is the sign-in form, with no data in it.
+        page = await closed.reporting.get("/")
+        assert page.status_code == 200 and 'id="signin"' in page.text and "登录看板" in page.text
+        assert re.search(r'id="dashboard-data" type="application/json">null</script>', page.text)
+        assert page.headers["cache-control"] == "no-store"

@@ -8,10 +8,13 @@ import argparse
 import importlib
 import sys
 
+from tools.terminal import quiet_on_closed_pipe
+
 SUBCOMMAND_MODULES = (
     "tools.cli_keys",  # kaohe keys create|list|revoke
     "tools.demo",  # kaohe demo
     "tools.cli_audit",  # kaohe audit | explain | rebuild
+    "tools.cli_import",  # kaohe import FILE.xlsx|csv
 )
 
 
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    return quiet_on_closed_pipe(lambda: int(args.func(args) or 0))
 
 
 if __name__ == "__main__":

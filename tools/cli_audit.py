@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tools.demo import admin_key
+from tools.urls import service_url
 
-DEFAULT_URL = "http://127.0.0.1:8002"
+DEFAULT_URL = "http://127.0.0.1:8002"  # with no KAOHE_SCORING_URL, KAOHE_HOST or KAOHE_SCORING_PORT
 EXIT_MISMATCH = 3  # `kaohe audit`: the projection disagrees with the replay of the log
 
 
@@ -28,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
-        default=os.environ.get("KAOHE_SCORING_URL", DEFAULT_URL),
-        help=f"scoring service base URL (default: $KAOHE_SCORING_URL or {DEFAULT_URL})",
+        default=service_url("scoring"),
+        help=f"scoring service base URL (default: $KAOHE_SCORING_URL, else $KAOHE_HOST and $KAOHE_SCORING_PORT "
+        f"as for `make run`, else {DEFAULT_URL})",
     )
     common.add_argument(
         "--key",
@@ -211,14 +213,17 @@ async def rebuild_command(
     print(f"rebuild job {job_id}", file=out)
     if args.no_wait:
         return 0
+    # On a terminal the line is redrawn in place; piped, only the last one is written (no `\r`).
+    live = out.isatty() if hasattr(out, "isatty") else False
     while True:
         job = await _call(client, "GET", f"/v1/projections/rebuild/{job_id}")
-        out.write("\r" + progress_line(job))
-        out.flush()
+        if live:
+            out.write("\r" + progress_line(job))
+            out.flush()
         if job["state"] != "running":
             break
         await sleep(args.interval)
-    out.write("\n")
+    out.write(("" if live else progress_line(job)) + "\n")
     if job["state"] == "succeeded":
         print(f"succeeded: {job['schema']} is live at log position {job['position']}", file=out)
         return 0

@@ -16,6 +16,8 @@ from sqlalchemy import text
 from shared.auth import ROLES, create_key
 from shared.db import make_engine
 from shared.settings import REPO_ROOT
+from tools.terminal import console, table
+from tools.urls import service_url
 
 
 def database_url() -> str:
@@ -72,6 +74,9 @@ def create(args: argparse.Namespace) -> int:
     if args.unit and args.role != "unit":
         print("kaohe keys: --unit is only for role unit", file=sys.stderr)
         return 2
+    if args.link and args.role != "viewer":
+        print("kaohe keys: --link is only for role viewer (a read-only wall-screen link)", file=sys.stderr)
+        return 2
     name = args.name or (f"{args.role}-{args.unit}" if args.unit else args.role)
     try:
         key = asyncio.run(_create(database_url(), role=args.role, name=name, unit_id=args.unit))
@@ -81,6 +86,15 @@ def create(args: argparse.Namespace) -> int:
     key_id = key.split("_")[1]
     print(f"created key {key_id} (role {args.role}, name {name!r}); the key is shown only now:", file=sys.stderr)
     print(key)
+    if args.link:
+        # The key rides in the fragment, which browsers never send: it reaches no server log. The page
+        # moves it into the browser session and clears it from the address bar.
+        base = (args.link_base or service_url("reporting")).rstrip("/")
+        print(
+            "wall-screen link (read-only; anyone with it can see the dashboard until the key is revoked):",
+            file=sys.stderr,
+        )
+        print(f"{base}/#key={key}")
     return 0
 
 
@@ -88,13 +102,18 @@ def list_keys(args: argparse.Namespace) -> int:
     """One line per key, without secrets."""
     rows = asyncio.run(_list(database_url()))
     zone = ZoneInfo(os.environ.get("KAOHE_TIMEZONE") or "Asia/Shanghai")
-    print(f"{'KEY_ID':<10} {'ROLE':<9} {'UNIT':<12} {'CREATED':<20} {'STATUS':<8} NAME")
+    out = console()
+    keys = table(None, ("KEY_ID", "ROLE", "UNIT", "CREATED", "STATUS", "NAME"), out=out)
     for row in rows:
-        status = "revoked" if row.revoked_at else "active"
-        print(
-            f"{row.key_id:<10} {row.role:<9} {row.unit_id or '-':<12} "
-            f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  {status:<8} {row.name}"
+        keys.add_row(
+            row.key_id,
+            row.role,
+            row.unit_id or "-",
+            f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}",
+            "revoked" if row.revoked_at else "active",
+            row.name,
         )
+    out.print(keys)
     return 0
 
 
@@ -115,6 +134,17 @@ def register(subparsers) -> None:
     create_parser.add_argument("--role", required=True, choices=ROLES)
     create_parser.add_argument("--unit", metavar="UNIT_ID", help="the unit of a unit key")
     create_parser.add_argument("--name", metavar="TEXT", help="who or what uses the key")
+    create_parser.add_argument(
+        "--link",
+        action="store_true",
+        help="role viewer: also print a dashboard link with the key in its #fragment, for a wall screen",
+    )
+    create_parser.add_argument(
+        "--link-base",
+        metavar="URL",
+        help="the dashboard's address as the screen reaches it (default: $KAOHE_REPORTING_URL, else "
+        "$KAOHE_HOST:$KAOHE_REPORTING_PORT as for `make run`)",
+    )
     create_parser.set_defaults(func=create)
 
     list_parser = actions.add_parser("list", help="list keys (no secrets)")

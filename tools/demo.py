@@ -24,6 +24,7 @@ from shared.domain.policy import PolicySet
 from shared.policy_files import load_policies
 from shared.settings import REPO_ROOT, Settings
 from tools.demo_district import District, close_time, safe_months
+from tools.urls import service_url
 
 MAX_BATCH = 1000
 __all__ = ["generate", "load", "register", "run_async", "safe_months", "close_time", "LoadRefused"]
@@ -141,7 +142,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate a district's year of events (same seed, same events) and post them to the ingest "
         "API in batches. Running it twice changes nothing: the second run is all duplicates.",
     )
-    parser.add_argument("--url", default="http://127.0.0.1:8001", help="ingest base URL")
+    parser.add_argument(
+        "--url",
+        default=service_url("ingest"),
+        help="ingest base URL (default: where `make run` serves it: $KAOHE_INGEST_URL, else $KAOHE_HOST "
+        "and $KAOHE_INGEST_PORT, else http://127.0.0.1:8001)",
+    )
     parser.add_argument(
         "--key",
         help="admin or office key (default: $KAOHE_ADMIN_KEY, then the key of `make run`: "
@@ -150,7 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--units", type=int, default=40)
     parser.add_argument("--officers", type=int, default=150)
-    parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--year", type=int, default=2026, help="the year of the README's example (default 2026)")
     parser.add_argument("--months", type=int, help="months from January (default: every month already over)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the items per unit and month")
     parser.add_argument("--batch", type=int, default=500, help=f"events per request, at most {MAX_BATCH}")

@@ -8,6 +8,7 @@ one generated on the first run and kept in `$KAOHE_DATA_DIR/admin-key` (mode 600
 
 import asyncio
 import ctypes
+import fcntl
 import os
 import signal
 import subprocess
@@ -21,8 +22,11 @@ import httpx
 from shared.auth import new_key
 from shared.db import asyncpg_dsn
 from shared.migrate import upgrade
+from shared.observability import UVICORN_LOG_CONFIG
 from shared.settings import REPO_ROOT, Settings
 from tools.devdb import EmbeddedPostgres
+from tools.urls import bind_host, service_url
+from tools.urls import port as service_port
 
 SERVICES = (
     ("ingest", "services.ingest.app:app", 8001),
@@ -51,11 +55,31 @@ def use_embedded() -> bool:
 
 
 def service_urls() -> dict[str, str]:
-    host = os.environ.get("KAOHE_HOST", "127.0.0.1")
-    return {
-        name: f"http://{host}:{os.environ.get(f'KAOHE_{name.upper()}_PORT', default)}"
-        for name, _target, default in SERVICES
-    }
+    return {name: service_url(name) for name, _target, _default in SERVICES}
+
+
+def hold_run_lock(directory: Path) -> int | None:
+    """Take `run.lock` in the data directory for the runner's lifetime (the fd stays open; the
+    kernel drops the lock when the process dies, however it dies). None when another runner holds it.
+
+    Taken before anything else, so a second `make run` on the same data directory leaves the first
+    one's database and servers alone."""
+    fd = os.open(directory / "run.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def lock_holder(directory: Path) -> str:
+    try:
+        return (directory / "run.lock").read_text().strip() or "?"
+    except OSError:
+        return "?"
 
 
 async def ensure_database(server_url: str, name: str) -> None:
@@ -88,10 +112,10 @@ def _die_with_parent() -> None:
 
 
 def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
-    host = env.get("KAOHE_HOST", "127.0.0.1")
+    host = bind_host()
     processes = {}
-    for name, target, default_port in SERVICES:
-        port = env.get(f"KAOHE_{name.upper()}_PORT", str(default_port))
+    for name, target, _default_port in SERVICES:
+        port = str(service_port(name))
         processes[name] = subprocess.Popen(
             [
                 sys.executable,
@@ -104,6 +128,8 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
                 port,
                 "--timeout-graceful-shutdown",
                 "10",
+                "--log-config",
+                str(UVICORN_LOG_CONFIG),
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -150,11 +176,20 @@ def _raise_stop(_signum, _frame) -> None:
 
 
 def main() -> int:
+    directory = data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = hold_run_lock(directory)
+    if lock is None:
+        print(
+            f"kaohe: `make run` is already running on {directory} (process {lock_holder(directory)}); "
+            "this one leaves it alone and exits. Stop that one first (Ctrl-C), or set KAOHE_DATA_DIR "
+            "to run a second instance on other data.",
+            file=sys.stderr,
+        )
+        return 1
     # Both explicitly: a shell without job control starts background commands with SIGINT ignored.
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    directory = data_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedPostgres | None = None
     processes: dict[str, subprocess.Popen] = {}
     try:

@@ -95,7 +95,10 @@ async def post_event(event: Annotated[NewEvent, Body()], request: Request, state
     "/events/batch",
     status_code=201,
     response_model=BatchOut,
-    responses={200: {"model": BatchOut, "description": "Every event was already stored"}},
+    responses={
+        200: {"model": BatchOut, "description": "Every event was already stored"},
+        409: {"description": "A conflict in one of the events (`errors` carry its `index`); nothing stored"},
+    },
     summary="Append up to 1000 events, all or nothing",
 )
 async def post_batch(batch: BatchIn, request: Request, state: StateDep, principal: Appender):

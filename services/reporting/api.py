@@ -23,7 +23,7 @@ from services.reporting.schemas import Bulletin, OfficerRanking, Rewards, Select
 from services.reporting.selection import selection
 from services.reporting.statement_render_xlsx import render_statement_xlsx
 from shared.asof import resolve_position
-from shared.auth import Principal, require
+from shared.auth import Principal, reader_or_none, require
 from shared.domain.periods import Period, month_key
 from shared.params import AsOf, AsOfPosition, OptionalPeriodParam, PeriodParam, period_of
 from shared.problems import Problem
@@ -383,20 +383,39 @@ async def dashboard_json(
 
 
 page_router = APIRouter(tags=["dashboard"])
-STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
+STATIC = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "signin.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
 
 
-@page_router.get("/", response_class=HTMLResponse, responses=CONDITIONAL, summary="The dashboard page")
+@page_router.get(
+    "/",
+    response_class=HTMLResponse,
+    responses=CONDITIONAL,
+    summary="The dashboard page (看板)",
+    description="A wall-screen page that refreshes itself by polling `/v1/dashboard` with If-None-Match. "
+    "With no key it is a sign-in page (登录页): the browser keeps the key it is given (typed in, or in a "
+    "`#key=…` link from `kaohe keys create --role viewer --link`) in its session and sends it as a bearer "
+    "header; the key never travels in a URL the server sees. With `KAOHE_PUBLIC_READS=true`, or called "
+    "with a key, the first answer comes inline.\n\n"
+    "Roles 角色: none needed for the page; its data needs `viewer`, `office`, `auditor` or `admin`.",
+)
 async def dashboard_page(
     request: Request,
     state: StateDep,
-    _principal: PublicReportReader,
     period: OptionalPeriod = None,
     refresh: Annotated[int, Query(ge=1, le=3600, description="Seconds between polls")] = 15,
     min_position: MinPosition = None,
 ) -> Response:
-    """A wall-screen page that refreshes itself by polling `/v1/dashboard` with If-None-Match."""
     endpoint = "v1/dashboard" + (f"?{urlencode({'period': period.label})}" if period else "")
+    principal = await reader_or_none(request, "read_reports")
+    if principal is None:
+        # Not signed in (a browser never sends the bearer header on navigation): the page without
+        # data; its script signs in with the key kept in the session, or asks for one.
+        page = render_page(None, endpoint=endpoint, refresh_seconds=refresh, timezone=state.settings.timezone)
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def render(conn):
         data = await _dashboard(conn, state, period)

@@ -129,8 +129,9 @@ def static_asset(name: str) -> bytes:
     return resources.files("services.reporting").joinpath("static", name).read_bytes()
 
 
-def render_page(data: dict[str, Any], *, endpoint: str, refresh_seconds: int, timezone: str) -> bytes:
-    """The page with its first answer inline (no blank screen while the first poll runs)."""
+def render_page(data: dict[str, Any] | None, *, endpoint: str, refresh_seconds: int, timezone: str) -> bytes:
+    """The page with its first answer inline (no blank screen while the first poll runs); with None,
+    the page of a browser not yet signed in (its script signs in, then polls)."""
 
     # "<" escaped inside the JSON so no title can close the <script> element it sits in.
     def inline(value: Any) -> str:

@@ -1,27 +1,9 @@
-"""Chinese names a district office prints: channels, endorsement levels, unit categories, periods."""
+"""How a district office names a period (the names of channels, levels and unit kinds are policy data)."""
 
 from shared.domain.periods import Period
 
-CHANNEL_NAMES = {
-    "district_zhengwu": "区《政务》",
-    "district_daily": "每日要情",
-    "district_bulletin": "《政办通报》",
-    "city": "市级刊物",
-    "province": "省级刊物",
-    "website_today": "网站“今日”",
-}
-# Column headings of the bulletin's ranking tables, shorter than the names above.
-CHANNEL_SHORT = {
-    "district_zhengwu": "《政务》",
-    "district_daily": "每日要情",
-    "district_bulletin": "政办通报",
-    "city": "市级",
-    "province": "省级",
-    "website_today": "今日",
-}
-LEVEL_NAMES = {"district": "区领导", "city": "市领导", "province": "省领导"}
-# Bulletins rank each category among itself, in this order.
-CATEGORY_NAMES = {"department": "部门", "township": "镇街", "other": "其他"}
+__all__ = ["period_name", "year_to_date"]
+
 QUARTER_NAMES = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
 
 

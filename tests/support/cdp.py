@@ -58,7 +58,7 @@ def _high(fd: int) -> int:
 
 
 class Browser:
-    def __init__(self, chromium: str, user_data_dir: str):
+    def __init__(self, chromium: str, user_data_dir: str, extra_flags: tuple[str, ...] = ()):
         to_browser_r, self._to_browser = (_high(fd) for fd in os.pipe())
         self._from_browser, from_browser_w = (_high(fd) for fd in os.pipe())
 
@@ -67,7 +67,7 @@ class Browser:
             os.dup2(from_browser_w, 4)
 
         self.process = subprocess.Popen(
-            [chromium, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            [chromium, *FLAGS, *extra_flags, f"--user-data-dir={user_data_dir}", "about:blank"],
             pass_fds=(3, 4),
             preexec_fn=place_fds,
             stdout=subprocess.DEVNULL,
@@ -114,7 +114,8 @@ class Browser:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply["result"]
 
-    def open(self, url: str, *, width: int, height: int) -> None:
+    def open(self, url: str, *, width: int, height: int, network: bool = False) -> None:
+        """A new tab on `url`; with `network`, its requests are reported in `events` from the start."""
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
             "sessionId"
@@ -124,6 +125,8 @@ class Browser:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
         self.call("Page.enable")
+        if network:
+            self.call("Network.enable")
         self.call("Page.navigate", {"url": url})
 
     def evaluate(self, expression: str) -> Any:

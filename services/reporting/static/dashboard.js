@@ -184,27 +184,47 @@
     setText("checked", "自动刷新 · 最近检查 " + clock(new Date()));
   }
 
-  // One conditional GET of the page's answer: a 304 when nothing it shows has changed.
-  function refresh() {
+  // Sign-in (signin.js): the key of this browser session on every request of the page.
+  function requestHeaders() {
     var headers = etag ? { "If-None-Match": etag } : {};
-    return fetch(config.endpoint, { headers: headers, cache: "no-store", credentials: "same-origin" })
+    return window.kaoheAuth ? window.kaoheAuth.headers(headers) : headers;
+  }
+
+  // 401/403: the key is unknown, revoked or not allowed; ask for another, then start again.
+  function signedOut(status) {
+    etag = null;
+    document.getElementById("status").className = "status stale";
+    window.kaoheAuth.refused(status, start);
+  }
+
+  // One conditional GET of the page's answer: a 304 when nothing it shows has changed. Resolves to
+  // false when the key was refused (the sign-in form is then showing).
+  function refresh() {
+    var refusedWith = null;
+    return fetch(config.endpoint, { headers: requestHeaders(), cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 304) { return null; }
+        if (response.status === 401 || response.status === 403) { refusedWith = response.status; return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         etag = response.headers.get("ETag");
         return response.json();
       })
       .then(function (answer) {
-        document.getElementById("status").className = "status";
         checked();
         if (answer) { data = answer; render(); }
       })
-      .catch(function () { document.getElementById("status").className = "status stale"; });
+      .catch(function () { document.getElementById("status").className = "status stale"; })
+      .then(function () {
+        if (refusedWith) { signedOut(refusedWith); return false; }
+        return true;
+      });
   }
 
   function poll() {
     document.body.setAttribute("data-updates", "poll");
-    refresh().then(function () { window.setTimeout(poll, config.refresh_seconds * 1000); });
+    refresh().then(function (signedIn) {
+      if (signedIn) { window.setTimeout(poll, config.refresh_seconds * 1000); }
+    });
   }
 
   // Pushed updates: the year's ranking stream (server-sent events) says when the projection moved, and
@@ -212,7 +232,7 @@
   // the stream fails (a refused key, a proxy that buffers, the service restarting), the page polls.
   // EventSource sends no headers, so a signed-in key goes in `access_token` (see streamKey).
   function listen() {
-    if (typeof window.EventSource !== "function") { return false; }
+    if (typeof window.EventSource !== "function" || !data) { return false; }
     var url = "v1/rankings/units/stream?period=" + encodeURIComponent(data.year.period), key = streamKey();
     if (key) { url += "&access_token=" + encodeURIComponent(key); }
     var source = new EventSource(url);
@@ -224,14 +244,31 @@
     return true;
   }
 
-  // The key the page was signed in with, if any (null: the browser's own credentials or public reads).
-  function streamKey() { return window.kaoheKey || null; }
+  // The key the page was signed in with, if any (null: public reads).
+  function streamKey() { return window.kaoheAuth ? window.kaoheAuth.key() : null; }
 
-  render();
+  // After the first answer: follow the stream, else poll.
+  function follow() {
+    if (!listen()) { window.setTimeout(poll, config.refresh_seconds * 1000); }
+  }
+
+  // The server sends the first answer inline when it could (public reads or a bearer header);
+  // otherwise the page signs in with the session's key, or asks for one.
+  function start() {
+    if (data) {
+      render();
+      follow();
+    } else if (window.kaoheAuth && window.kaoheAuth.key()) {
+      refresh().then(function (signedIn) { if (signedIn) { follow(); } });
+    } else if (window.kaoheAuth) {
+      window.kaoheAuth.ask("", start);
+    }
+  }
+
   tick();
   checked();
   window.setInterval(tick, 1000);
-  window.addEventListener("resize", render);
-  window.setInterval(function () { pageTurns += 1; fitRows(); }, PAGE_SECONDS * 1000);
-  if (!listen()) { window.setTimeout(poll, config.refresh_seconds * 1000); }
+  window.addEventListener("resize", function () { if (data) { render(); } });
+  window.setInterval(function () { pageTurns += 1; if (data) { fitRows(); } }, PAGE_SECONDS * 1000);
+  start();
 }());
