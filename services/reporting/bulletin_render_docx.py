@@ -12,6 +12,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from services.reporting.bulletin import grouped_headers, table_cells, table_headers
+from services.reporting.render_text import printable
 
 RED = RGBColor(0xC0, 0x00, 0x00)
 BODY, TITLE, HEADING, TABLE = "仿宋", "宋体", "黑体", "宋体"
@@ -124,6 +125,7 @@ def _table(doc, headers: list[str] | None, rows: list[list[Any]], widths: list[f
 
 def render_docx(data: dict[str, Any]) -> bytes:
     """The document's bytes."""
+    data = printable(data)  # a stored name with a control character must not break the document
     doc = Document()
     doc.core_properties.title = data["title"]
     doc.core_properties.author = data["issuer"]

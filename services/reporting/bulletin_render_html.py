@@ -4,6 +4,7 @@ from html import escape
 from typing import Any
 
 from services.reporting.bulletin import grouped_headers, table_cells
+from services.reporting.render_text import printable
 
 _CSS = """
 body { font-family: "FangSong", "仿宋", "SimSun", "宋体", "Noto Serif CJK SC", "WenQuanYi Micro Hei", serif;
@@ -57,6 +58,7 @@ def _table(headers: list[str] | None, rows: list[list[Any]], name_column: int = 
 
 def render_html(data: dict[str, Any]) -> bytes:
     """A complete HTML document of the bulletin."""
+    data = printable(data)  # a stored name with a control character must not break the document
     text = data["text"]
     parts = [
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(data["title"])}</title>',

@@ -11,6 +11,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from services.reporting.bulletin import table_cells, table_headers
 from services.reporting.labels import CHANNEL_NAMES, LEVEL_NAMES
+from services.reporting.render_text import printable
 from shared.domain.events import CHANNELS, LEVELS
 
 FONT = "宋体"
@@ -55,6 +56,7 @@ def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: 
 
 def render_xlsx(data: dict[str, Any]) -> bytes:
     """The workbook's bytes."""
+    data = printable(data)  # a stored name with a control character must not break the document
     book = Workbook()
     book.properties.creator = data["issuer"]
     book.properties.title = data["title"]
