@@ -287,7 +287,12 @@ class Checker:
         if self.actor is not None and self.actor.get("role") == "unit":
             # api.md 14: a unit key disputing another unit's deduction gets 403 before any 422.
             target = self.view.events.get(data.deduction_event_id)
-            if target is not None and target[1].data.get("unit_id") != self.actor.get("unit_id"):
+            # (only a deduction has a unit to compare: anything else is 422 not_a_deduction below)
+            if (
+                target is not None
+                and target[1].type in DEDUCTION_TYPES
+                and target[1].data.get("unit_id") != self.actor.get("unit_id")
+            ):
                 raise refuse(403, "forbidden", "a unit key may dispute only its own unit's deductions")
         stream_id = self._disputed_deduction(data)
         if self._revoker(stream_id, data.deduction_event_id) is not None:

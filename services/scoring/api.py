@@ -61,7 +61,10 @@ async def officer_ledger(
     async with state.engine.connect() as conn:
         position = await resolve_position(conn, as_of_position=as_of_position, as_of=as_of)
         body = await ledger(conn, policies=state.policies, period=period, officer_id=officer_id, as_of=position)
-    principal.check_unit(body["unit_id"])
+    if principal.role == "unit" and body["unit_id"] != principal.unit_id:
+        # The same answer as for an officer that does not exist: a unit key must not learn which
+        # officers other units have (officer ids are not public, unlike unit ids in rankings).
+        raise Problem(404, "not_found", f"officer {officer_id} is not registered")
     return body
 
 
@@ -137,7 +140,7 @@ async def start_rebuild(state: StateDep, principal: Annotated[Principal, require
     "/projections/rebuild/{job_id}", response_model=RebuildJob, tags=["projections"], summary="Progress of a rebuild"
 )
 async def rebuild_progress(
-    job_id: str, state: StateDep, _principal: Annotated[Principal, require("rebuild")]
+    job_id: str, state: StateDep, _principal: Annotated[Principal, require("read_rebuild")]
 ) -> dict[str, Any]:
     async with state.engine.connect() as conn:
         job = await job_status(conn, _uuid(job_id, "rebuild job"))

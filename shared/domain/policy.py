@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from shared.domain.events import CHANNELS, LEVELS
 
+POINTS_BOUND = 1_000_000
+BoundedPoints = Annotated[int, Field(ge=-POINTS_BOUND, le=POINTS_BOUND)]
 ClauseId = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{1,2}[a-z]?$")]
 
 
@@ -24,9 +26,11 @@ class Clause(BaseModel):
     id: ClauseId
     source: str = ""
     text: str
-    points: int | None = None
-    points_range: tuple[int, int] | None = None
-    yuan: Decimal | None = Field(None, ge=0, decimal_places=2)
+    # Bounded so any policy (a what-if posts one) sums within int and the projection's numeric(14,2):
+    # `yuan: 1e30` would pass `decimal_places` and fail only when money is quantized.
+    points: BoundedPoints | None = None
+    points_range: tuple[BoundedPoints, BoundedPoints] | None = None
+    yuan: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)
 
 
 class ClausePair(BaseModel):
