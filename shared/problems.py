@@ -260,6 +260,7 @@ def _invalid_value(exc: BaseException) -> BaseException | None:
 def _is_database_unavailable(exc: BaseException) -> bool:
     import asyncpg
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     seen: BaseException | None = exc
     while seen is not None:
@@ -268,6 +269,9 @@ def _is_database_unavailable(exc: BaseException) -> bool:
             (
                 OSError,
                 ConnectionError,
+                TimeoutError,  # a connect or statement timeout of the driver: the database hangs
+                PoolTimeout,  # every pooled connection is stuck: the database hangs
+                asyncpg.exceptions.QueryCanceledError,  # the server's statement_timeout
                 asyncpg.exceptions.ConnectionDoesNotExistError,
                 asyncpg.exceptions.CannotConnectNowError,
                 asyncpg.exceptions.AdminShutdownError,

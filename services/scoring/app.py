@@ -28,6 +28,7 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
         batch_size=state.settings.projector_batch_size,
         poll_seconds=state.settings.projector_poll_seconds,
         cache_limit=state.settings.fold_cache_limit,
+        lease_seconds=state.settings.projector_lease_seconds,
     )
     app.state.projector = projector
     app.state.projector_task = asyncio.create_task(projector.run(), name="projector")
