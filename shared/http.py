@@ -16,6 +16,9 @@ MIB = 1024 * 1024
 
 
 BODY_METHODS_EXEMPT = ("GET", "HEAD", "OPTIONS")
+# A request refused before its body was read: the server closes the connection after the answer
+# instead of reading (and discarding) the rest of the body.
+CLOSE = {"Connection": "close"}
 JSON_TYPES = ("application/json",)
 
 
@@ -98,17 +101,17 @@ class BodyLimit:
             try:
                 await principal_from_headers(scope["app"], headers, public=False)
             except Problem as problem:
-                return await _answer(problem, scope, receive, send)
+                return await _answer(problem, scope, receive, send, headers=CLOSE)
         limit = self.limits.get(scope["path"], self.default_limit)
         declared = headers.get("content-length")
         too_large = Problem(413, "payload_too_large", f"the request body is over {limit} bytes")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _answer(too_large, scope, receive, send)
+            return await _answer(too_large, scope, receive, send, headers=CLOSE)
         content_type = headers.get("content-type")
         has_body = (declared is not None and declared != "0") or "chunked" in headers.get("transfer-encoding", "")
         if has_body and not _is_json(content_type or ""):
             unsupported = Problem(415, "unsupported_media_type", "send the body as application/json")
-            return await _answer(unsupported, scope, receive, send)
+            return await _answer(unsupported, scope, receive, send, headers=CLOSE)
         # Read the body up front (it is at most `limit` bytes) so an oversized chunked body is refused
         # before any route sees a byte of it.
         per_read = settings.body_read_timeout if settings else 10.0
@@ -121,13 +124,13 @@ class BodyLimit:
                     message = await receive()
             except TimeoutError:
                 slow = Problem(408, "request_timeout", "the request body did not arrive in time")
-                return await _answer(slow, scope, receive, send, headers={"Connection": "close"})
+                return await _answer(slow, scope, receive, send, headers=CLOSE)
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                return await _answer(too_large, scope, receive, send)
+                return await _answer(too_large, scope, receive, send, headers=CLOSE)
             chunks.append(chunk)
             if not message.get("more_body"):
                 break

@@ -21,6 +21,7 @@ import httpx
 from shared.auth import new_key
 from shared.db import asyncpg_dsn
 from shared.migrate import upgrade
+from shared.serving import uvicorn_flags
 from shared.settings import REPO_ROOT, Settings
 from tools.devdb import EmbeddedPostgres
 
@@ -104,6 +105,7 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
                 port,
                 "--timeout-graceful-shutdown",
                 "10",
+                *uvicorn_flags(env),
             ],
             cwd=REPO_ROOT,
             env=env,
