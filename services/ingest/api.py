@@ -103,7 +103,10 @@ async def post_event(event: Annotated[NewEvent, Body()], request: Request, state
     "/events/batch",
     status_code=201,
     response_model=BatchOut,
-    responses={200: {"model": BatchOut, "description": "Every event was already stored"}},
+    responses={
+        200: {"model": BatchOut, "description": "Every event was already stored"},
+        409: {"description": "event_id_conflict, wrong_expected_version or a state conflict (with the index)"},
+    },
     summary="Append up to 1000 events, all or nothing",
 )
 async def post_batch(batch: BatchIn, request: Request, state: StateDep, principal: Appender):

@@ -4,7 +4,9 @@ from fastapi import FastAPI
 
 from services.ingest.api import router
 from services.ingest.committer import GroupCommitter
+from services.ingest.schemas import MAX_BATCH
 from shared.http import MIB
+from shared.openapi_extras import extend_openapi, link, operation
 from shared.service import ServiceState, create_service_app
 from shared.settings import Settings
 
@@ -15,6 +17,37 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
     await app.state.committer.close()
+
+
+def _document(schema: dict, _app: FastAPI) -> None:
+    """Batch items typed as the event union (the route validates them one by one, to name each bad
+    index); links from an append to its stream and from a page of the log to the next."""
+    single = operation(schema, "post", "/v1/events")["requestBody"]["content"]["application/json"]["schema"]
+    events = schema["components"]["schemas"]["BatchIn"]["properties"]["events"]
+    events.update({"items": single, "minItems": 1, "maxItems": MAX_BATCH})
+    stream = ("get", "/v1/streams/{stream_id}")
+    for status in ("201", "200"):
+        link(
+            schema,
+            ("post", "/v1/events", status),
+            "ReadStream",
+            stream,
+            parameters={"stream_id": "$response.body#/stream_id"},
+        )
+    link(
+        schema,
+        ("post", "/v1/events/batch", "201"),
+        "ReadFirstStream",
+        stream,
+        parameters={"stream_id": "$response.body#/results/0/stream_id"},
+    )
+    link(
+        schema,
+        ("get", "/v1/events", "200"),
+        "NextPage",
+        ("get", "/v1/events"),
+        parameters={"after": "$response.body#/next_after"},
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_limits={"/v1/events": MIB, "/v1/events/batch": 16 * MIB},
     )
     app.include_router(router)
+    extend_openapi(app, _document)
     return app
 
 
