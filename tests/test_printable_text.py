@@ -22,7 +22,8 @@ BELL_NAME = "B\u0007单位\u001b[31m\u0085"
 
 
 @pytest.mark.parametrize(
-    "bad", ["B\u0007", "x\u0000y", "tab\tname", "line\nname", "nbsp\u0085mid", "del\u007f", "c1\u0085c1", "esc\u001b[2J"]
+    "bad",
+    ["B\u0007", "x\u0000y", "tab\tname", "line\nname", "nbsp\u0085mid", "del\u007f", "c1\u0085c1", "esc\u001b[2J"],
 )
 async def test_a_name_with_a_control_character_is_422_naming_the_field(kaohe, bad):
     response = await kaohe.ingest.post(
