@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Extra pytest arguments: make test ARGS="-k ranking -x"
 ARGS ?=
 
-.PHONY: install run test test-domain lint migrate demo bench clean
+.PHONY: install run test test-domain lint faults migrate demo bench clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The fault suite alone (also part of `make test`): database restart and SIGSTOP, leader SIGSTOP,
+# kill -9 of the projector, slow and keyless clients, rebuilds under audits (docs/security.md).
+faults: install
+	$(PY) -m tools.testrun -- -q -m faults $(ARGS)
 
 # Migrate DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/kaohe).
 migrate: install

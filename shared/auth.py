@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -24,12 +25,32 @@ ROLES = ("platform", "office", "unit", "viewer", "auditor", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "platform": frozenset({"append", "read_log", "status"}),
     "office": frozenset(
-        {"append", "read_log", "read_ledger", "read_rankings", "read_reports", "audit", "status", "manage_webhooks"}
+        {
+            "append",
+            "read_log",
+            "read_ledger",
+            "read_rankings",
+            "read_reports",
+            "audit",
+            "read_rebuild",
+            "status",
+            "manage_webhooks",
+        }
     ),
     "unit": frozenset({"append", "read_ledger", "read_rankings", "status"}),
     "viewer": frozenset({"read_rankings", "read_reports", "status"}),
     "auditor": frozenset(
-        {"read_log", "read_ledger", "read_rankings", "read_reports", "audit", "what_if", "rebuild", "status"}
+        {
+            "read_log",
+            "read_ledger",
+            "read_rankings",
+            "read_reports",
+            "audit",
+            "what_if",
+            "rebuild",
+            "read_rebuild",
+            "status",
+        }
     ),
     "admin": frozenset(
         {
@@ -41,6 +62,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "audit",
             "what_if",
             "rebuild",
+            "read_rebuild",
             "status",
             "manage_webhooks",
         }
@@ -133,16 +155,32 @@ async def ensure_bootstrap_key(conn: AsyncConnection, key: str) -> None:
     )
 
 
-class KeyCache:
-    """Verified keys for a few seconds, so polling dashboards do not cost a query per request."""
+MAX_KEY_LENGTH = 512  # kaohe's keys are ~56 characters; a longer one is refused unread, never cached
+CACHE_ENTRIES = 10_000
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+class KeyCache:
+    """Verified keys for a few seconds, so polling dashboards do not cost a query per request.
+
+    Entries are keyed by the key's SHA-256 (a caller sending huge unknown keys costs 32 bytes an
+    entry, not the key) and evicted least recently used, so a flood of unknown keys pushes out old
+    entries one by one instead of clearing the valid ones wholesale."""
+
+    def __init__(self, limit: int = CACHE_ENTRIES) -> None:
+        self._entries: OrderedDict[bytes, tuple[float, Principal | None]] = OrderedDict()
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def resolve(self, engine, key: str) -> Principal | None:
+        if len(key) > MAX_KEY_LENGTH:
+            return None
         now = time.monotonic()
-        cached = self._entries.get(key)
+        digest = hash_key(key)
+        cached = self._entries.get(digest)
         if cached and now - cached[0] < CACHE_SECONDS:
+            self._entries.move_to_end(digest)
             return cached[1]
         key_id = key_id_of(key) or hashlib.sha256(key.encode()).hexdigest()[:8]
         async with engine.connect() as conn:
@@ -154,32 +192,45 @@ class KeyCache:
                     {"id": key_id},
                 )
             ).all()
-        digest = hash_key(key)
         principal = None
         for row in rows:
             if hmac.compare_digest(bytes(row.key_hash), digest):
                 principal = Principal(name=row.name, role=row.role, unit_id=row.unit_id)
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (now, principal)
+        self._entries[digest] = (now, principal)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)
         return principal
+
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+async def principal_from_headers(app: Any, headers: Any, *, public: bool) -> Principal:
+    """The caller's Principal from the `Authorization` header(s); 401 when there is no valid key
+    (unless public reads apply), 400 when the header is sent twice (which one would count?).
+    `headers` is a Starlette `Headers`; the body-reading middleware calls this before any byte of
+    the body is read."""
+    state = app.state.kaohe
+    if not state.settings.auth_enabled:
+        return OPEN_ADMIN
+    values = headers.getlist("authorization")
+    if len(values) > 1:
+        raise Problem(400, "ambiguous_authorization", "send one Authorization header, not several")
+    scheme, _, key = (values[0] if values else "").partition(" ")
+    if not key.strip() or scheme.lower() != "bearer":
+        if public and state.settings.public_reads:
+            return ANONYMOUS
+        raise Problem(401, "unauthorized", "send Authorization: Bearer <key>", headers=UNAUTHORIZED_HEADERS)
+    principal = await app.state.key_cache.resolve(state.engine, key.strip())
+    if principal is None:
+        raise Problem(401, "unauthorized", "unknown or revoked key", headers=UNAUTHORIZED_HEADERS)
+    return principal
 
 
 async def _authenticate(request: Request, *, public: bool) -> Principal:
     """The caller's Principal from the bearer key; 401 when there is none (unless public reads apply)."""
-    state = request.app.state.kaohe
-    if not state.settings.auth_enabled:
-        return OPEN_ADMIN
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if not key.strip() or scheme.lower() != "bearer":
-        if public and state.settings.public_reads:
-            return ANONYMOUS
-        raise Problem(401, "unauthorized", "send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
-    principal = await request.app.state.key_cache.resolve(state.engine, key.strip())
-    if principal is None:
-        raise Problem(401, "unauthorized", "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
-    return principal
+    return await principal_from_headers(request.app, request.headers, public=public)
 
 
 async def reader_or_none(request: Request, permission: str) -> Principal | None:

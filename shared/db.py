@@ -15,20 +15,46 @@ def _role_settings(role: str | None) -> dict[str, str]:
     return {"role": role} if role else {}
 
 
-def make_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; with `role`, every connection works as that database role."""
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 30.0
+POOL_TIMEOUT = 10.0
+
+
+def make_engine(
+    url: str,
+    *,
+    role: str | None = None,
+    pool_size: int = 10,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    statement_timeout: float = STATEMENT_TIMEOUT,
+    pool_timeout: float = POOL_TIMEOUT,
+) -> AsyncEngine:
+    """An async engine; with `role`, every connection works as that database role.
+
+    A hung database (a stopped host, a full disk, a network that drops packets) must answer 503
+    within seconds, not hold every request: a connect gives up after `connect_timeout`, a statement
+    after `statement_timeout` (enforced by the driver, since a frozen server cannot enforce its own
+    `statement_timeout`; the server's is set too, so a slow query is cancelled there as well), and a
+    request waiting for a pooled connection after `pool_timeout`. Each surfaces as an exception
+    that `shared.problems` answers 503 `database_unavailable` with `Retry-After`.
+    """
     # A fixed pool: under load, requests wait for a connection rather than open and close overflow
     # connections (each new one costs a connect and the driver's type introspection). No pre-ping
     # (a round trip per checkout): after a database restart a stale connection fails once, the
     # request answers 503, and SQLAlchemy invalidates the pool on that disconnect.
+    server_settings = {**_role_settings(role), "statement_timeout": str(int(statement_timeout * 1000))}
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=30,
+        pool_timeout=pool_timeout,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": _role_settings(role)},
+        connect_args={
+            "server_settings": server_settings,
+            "timeout": connect_timeout,
+            "command_timeout": statement_timeout,
+        },
     )
 
 
@@ -37,11 +63,26 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def connect_raw(url: str, *, role: str | None = None):
-    """A plain asyncpg connection (for LISTEN, advisory locks and COPY), JSON decoded with orjson."""
+async def connect_raw(
+    url: str,
+    *,
+    role: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    command_timeout: float | None = None,
+    server_settings: dict[str, str] | None = None,
+):
+    """A plain asyncpg connection (for LISTEN, advisory locks and COPY), JSON decoded with orjson.
+
+    `command_timeout` (seconds, default none: a rebuild's bulk statements may take long) bounds
+    every statement on the client side, which is what ends a wait on a frozen server."""
     import asyncpg
 
-    conn = await asyncpg.connect(asyncpg_dsn(url), server_settings=_role_settings(role))
+    conn = await asyncpg.connect(
+        asyncpg_dsn(url),
+        server_settings={**_role_settings(role), **(server_settings or {})},
+        timeout=connect_timeout,
+        command_timeout=command_timeout,
+    )
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
     return conn

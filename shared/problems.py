@@ -111,6 +111,7 @@ _STATUS_CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -145,7 +146,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 _DESCRIPTIONS = {
-    400: "The body is not JSON (`invalid_json`)",
+    400: "The body is not strict UTF-8 JSON (`invalid_json`), or two Authorization headers (`ambiguous_authorization`)",
+    408: "The request body did not arrive in time (`request_timeout`)",
+    415: "The body is not declared `application/json` (`unsupported_media_type`)",
     401: "No key, or an unknown or revoked key",
     403: "The key's role does not allow this",
     404: "Unknown id in the path",
@@ -178,13 +181,13 @@ def _add_problem_responses(schema: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             codes = set()
             if operation.get("security"):
-                codes |= {401, 403}
+                codes |= {400, 401, 403}
             if operation.get("parameters") or operation.get("requestBody"):
                 codes.add(422)
             if operation.get("requestBody"):
-                codes.add(400)
+                codes |= {400, 415}
             if method != "get":
-                codes.add(413)
+                codes |= {408, 413}
             if "{" in path:
                 codes.add(404)
             if path not in ("/healthz", "/metrics"):
@@ -268,6 +271,7 @@ def _invalid_value(exc: BaseException) -> BaseException | None:
 def _is_database_unavailable(exc: BaseException) -> bool:
     import asyncpg
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     seen: BaseException | None = exc
     while seen is not None:
@@ -276,6 +280,9 @@ def _is_database_unavailable(exc: BaseException) -> bool:
             (
                 OSError,
                 ConnectionError,
+                TimeoutError,  # a connect or statement timeout of the driver: the database hangs
+                PoolTimeout,  # every pooled connection is stuck: the database hangs
+                asyncpg.exceptions.QueryCanceledError,  # the server's statement_timeout
                 asyncpg.exceptions.ConnectionDoesNotExistError,
                 asyncpg.exceptions.CannotConnectNowError,
                 asyncpg.exceptions.AdminShutdownError,

@@ -24,6 +24,7 @@ from shared.problems import Problem, document_problems, install_problem_handlers
 from shared.settings import Settings
 
 log = logging.getLogger("kaohe.service")
+READY_TIMEOUT = 3.0  # seconds /readyz waits for the database
 
 
 def latest_migration() -> str:
@@ -84,7 +85,12 @@ def create_service_app(
         setup_json_logging()
         policies = load_policies(resolved.policy_dir, resolved.zone)  # a bad policy file stops the service here
         engine = make_engine(
-            resolved.service_database_url(name), role=db_role(name, resolved), pool_size=resolved.pool_size
+            resolved.service_database_url(name),
+            role=db_role(name, resolved),
+            pool_size=resolved.pool_size,
+            connect_timeout=resolved.db_connect_timeout,
+            statement_timeout=resolved.db_statement_timeout,
+            pool_timeout=resolved.db_pool_timeout,
         )
         read_url = resolved.read_url(name)
         read_engine = None
@@ -163,10 +169,17 @@ def create_service_app(
     @app.get("/readyz", tags=["health"], summary="The database answers and the schema is current")
     async def readyz(state: StateDep) -> JSONResponse:
         try:
-            async with state.engine.connect() as conn:
-                version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            # Bounded: a load balancer polling a hung database gets 503 in seconds, not a hung probe.
+            async with asyncio.timeout(READY_TIMEOUT):
+                async with state.engine.connect() as conn:
+                    version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         except Exception as exc:
-            raise Problem(503, "database_unavailable", f"database not reachable: {type(exc).__name__}") from exc
+            raise Problem(
+                503,
+                "database_unavailable",
+                f"database not reachable: {type(exc).__name__}",
+                headers={"Retry-After": "1"},
+            ) from exc
         if version != app.state.latest_migration:
             raise Problem(503, "schema_outdated", f"schema at {version}, expected {app.state.latest_migration}")
         if state.read_engine is not None:

@@ -1,9 +1,10 @@
 """Settings read from the environment, validated once by pydantic-settings."""
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,21 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(REPO_ROOT / "policies", alias="KAOHE_POLICY_DIR")
     bootstrap_admin_key: str | None = Field(None, alias="KAOHE_BOOTSTRAP_ADMIN_KEY")
     public_reads: bool = Field(False, alias="KAOHE_PUBLIC_READS")
+    # `KAOHE_AUTH=false` makes every caller an admin: refused unless the deployment says it is a
+    # development one (`KAOHE_ENV=development`), so a stray variable cannot open production.
     auth_enabled: bool = Field(True, alias="KAOHE_AUTH")
+    environment: Literal["production", "development"] = Field("production", alias="KAOHE_ENV")
+    # A request body must keep arriving: at most this long between two reads, and all of it within
+    # `body_timeout` (a client trickling a body would otherwise hold its memory and connection).
+    body_read_timeout: float = Field(10.0, alias="KAOHE_BODY_READ_TIMEOUT", gt=0)
+    body_timeout: float = Field(60.0, alias="KAOHE_BODY_TIMEOUT", gt=0)
+    # A hung database answers 503 within these (seconds); see shared/db.py.
+    db_connect_timeout: float = Field(5.0, alias="KAOHE_DB_CONNECT_TIMEOUT", gt=0)
+    db_statement_timeout: float = Field(30.0, alias="KAOHE_DB_STATEMENT_TIMEOUT", gt=0)
+    db_pool_timeout: float = Field(10.0, alias="KAOHE_DB_POOL_TIMEOUT", gt=0)
+    # The projector leader's session ends when it stays idle this long (a frozen process stops its
+    # heartbeat); the standby then takes the lock. See services/scoring/projector.py.
+    projector_lease_seconds: float = Field(6.0, alias="KAOHE_PROJECTOR_LEASE_SECONDS", ge=2)
     projector_batch_size: int = Field(1000, alias="KAOHE_PROJECTOR_BATCH", ge=1, le=50_000)
     projector_poll_seconds: float = Field(5.0, alias="KAOHE_PROJECTOR_POLL_SECONDS", gt=0)
     fold_cache_limit: int = Field(50_000, alias="KAOHE_FOLD_CACHE", ge=1)  # items/adoptions kept between chunks
@@ -40,6 +55,14 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(1.0, alias="KAOHE_WEBHOOK_BACKOFF_SECONDS", gt=0, le=5)
     webhook_max_backoff_seconds: float = Field(600.0, alias="KAOHE_WEBHOOK_MAX_BACKOFF_SECONDS", gt=0, le=600)
     webhook_poll_seconds: float = Field(5.0, alias="KAOHE_WEBHOOK_POLL_SECONDS", gt=0)
+
+    @model_validator(mode="after")
+    def _auth_off_only_in_development(self) -> "Settings":
+        if not self.auth_enabled and self.environment != "development":
+            raise ValueError(
+                "KAOHE_AUTH=false is allowed only with KAOHE_ENV=development (it makes every caller admin)"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod

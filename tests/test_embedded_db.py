@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 
@@ -131,3 +132,27 @@ async def test_after_the_server_is_killed_start_recovers_the_data(server):
     server.start()
     assert server.url() == url
     assert await query(url, "SELECT n FROM kept") == 7
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="relocation happens only when run as root")
+async def test_a_path_reused_by_a_later_run_gets_a_relocated_cluster_of_its_own(tmp_path):
+    """pytest reuses `pytest-N` paths across runs: a cluster a killed run left behind under the same
+    path must not be met (or refused as "in use") by the next run's cluster."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    first = EmbeddedPostgres(closed / "pg")
+    first.start()
+    left_behind = first.pgdata.resolve()
+    try:
+        first.stop(mode="immediate")
+        (closed / "pg" / "pgdata").unlink()  # the run was killed and its temporary directory recycled
+        (closed / "pg" / ".lock").unlink()
+        second = EmbeddedPostgres(closed / "pg")
+        second.start()
+        try:
+            assert second.pgdata.resolve() != left_behind
+            assert await query(second.url(), "SELECT 1") == 1
+        finally:
+            second.destroy()
+    finally:
+        shutil.rmtree(left_behind.parent, ignore_errors=True)

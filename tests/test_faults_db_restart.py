@@ -21,6 +21,7 @@ from tests.support.compare import assert_projection_equals_fresh_fold
 from tests.support.servers import start, wait_until
 from tools.devdb import EmbeddedPostgres
 
+pytestmark = pytest.mark.faults
 ADMIN_KEY = "kh_faultadmin_" + "r" * 40
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
 AT = "2026-03-05T10:00:00+08:00"

@@ -1,6 +1,7 @@
 """Two scoring instances (real uvicorn processes): one projects, the other stands by. `kill -9` the
 projecting one in the middle of catching up on tens of thousands of events: the standby takes over
-by itself, and the final projection equals a fresh fold of the log."""
+by itself, and the final projection equals a fresh fold of the log and, table by table and row by
+row (running sums brought back to zero included), a rebuild of it."""
 
 import asyncio
 import time
@@ -8,11 +9,20 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shared.db import connect_raw
-from tests.support.bulk import batches, bulk_events
-from tests.support.compare import assert_projection_equals_fresh_fold, fresh_fold
+from tests.support.bulk import _event, batches, bulk_events
+from tests.support.compare import (
+    assert_projection_equals_fresh_fold,
+    assert_snapshots_equal,
+    fresh_fold,
+    projection_snapshot,
+)
 from tests.support.servers import start, wait_until
+from tests.test_rebuild import wait_for_job
+
+pytestmark = pytest.mark.faults
 
 ADMIN_KEY = "kh_takeoveradmin_" + "t" * 40
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -49,8 +59,21 @@ async def test_the_standby_takes_over_when_the_projecting_instance_is_killed(dat
     scorers = []
     try:
         await asyncio.to_thread(wait_until, ingest)
+        events = list(bulk_events(units=UNITS, items_per_unit=ITEMS_PER_UNIT, prefix="K"))
+        # Revocations at the end, in later batches than what they revoke: every 97th adoption, and the
+        # only adoption of unit KZ, whose running sums go back to exactly zero.
+        at = "2026-02-10T09:00:00+08:00"
+        lone = [
+            _event("unit.registered", {"unit_id": "KZ", "name": "单位Z", "kind": "other"}, at),
+            _event("item.submitted", {"item_id": "KZ-1", "unit_id": "KZ", "title": "信息", "kind": "single"}, at),
+            _event("item.adopted", {"item_id": "KZ-1", "channel": "city"}, at),
+        ]
+        adoptions = [e for e in events if e["type"] == "item.adopted"][::97] + [lone[-1]]
+        revocations = [
+            _event("event.revoked", {"target_event_id": e["event_id"], "reason": "更正"}, at) for e in adoptions
+        ]
         async with httpx.AsyncClient(base_url=ingest.url, headers=HEADERS, timeout=120) as client:
-            for batch in batches(bulk_events(units=UNITS, items_per_unit=ITEMS_PER_UNIT, prefix="K")):
+            for batch in [lone, *batches(iter(events)), revocations]:
                 response = await client.post("/v1/events/batch", json={"events": batch})
                 assert response.status_code == 201, response.text[:500]
             head = (await client.get("/v1/events", params={"limit": 1})).json()["head_position"]
@@ -98,13 +121,18 @@ async def test_the_standby_takes_over_when_the_projecting_instance_is_killed(dat
         assert standby.process.poll() is None
 
         await assert_projection_equals_fresh_fold(database_url)
+        live = await projection_snapshot(database_url)
+        async with httpx.AsyncClient(base_url=standby.url, headers=HEADERS, timeout=30) as http:
+            job = (await http.post("/v1/projections/rebuild")).json()["job_id"]
+            assert (await wait_for_job(http, job, timeout=300))["state"] == "succeeded"
+        assert_snapshots_equal(live, await projection_snapshot(database_url))
         replay = await fresh_fold(database_url)
         folded: dict[str, int] = defaultdict(int)
         for line in replay.lines:
             if line.officer_id is None and replay.counts(line):
                 folded[line.unit_id] += line.points
         assert await _unit_sums_projected(database_url) == dict(folded)
-        assert len(folded) == UNITS
+        assert len(folded) == UNITS  # (KZ's only line was revoked)
     finally:
         for server in (ingest, *scorers):
             server.stop()

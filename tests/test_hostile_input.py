@@ -174,7 +174,7 @@ async def test_a_body_that_is_not_json_is_4xx(kaohe):
         "application/xml",
     ):
         response = await post_raw(kaohe, b"<event type='unit.registered'/>", content_type=content_type)
-        await assert_refused(kaohe, response)
+        await assert_refused(kaohe, response, 415, "unsupported_media_type")
 
 
 # --- text ----------------------------------------------------------------------------------------

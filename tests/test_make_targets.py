@@ -35,7 +35,7 @@ def test_pytests_exit_code_passes_through(tmp_path):
 
 def test_the_makefile_keeps_its_targets():
     result = subprocess.run(
-        ["make", "-n", "install", "run", "test", "migrate", "demo", "bench"],
+        ["make", "-n", "install", "run", "test", "faults", "migrate", "demo", "bench"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -44,6 +44,7 @@ def test_the_makefile_keeps_its_targets():
     for command in (
         "-m tools.runner",
         "-m tools.testrun -- -q",
+        "-m tools.testrun -- -q -m faults",
         "-m shared.migrate",
         "-m tools.cli demo",
         "-m bench.run",

@@ -22,6 +22,28 @@ EXAMPLES = os.environ.get("KAOHE_FUZZ_EXAMPLES", "15")
 # unit is 422 by contract), which the schema cannot express.
 EXCLUDED_CHECKS = "positive_data_acceptance"
 SERVICES = ("ingest", "scoring", "reporting")
+# Routes the fuzzer must reach with valid requests too (examples, links), not only refusals.
+VALID_SOMETIMES = {
+    "ingest": ("/v1/events", "/v1/streams/{stream_id}"),
+    "scoring": ("/v1/what-if", "/v1/projections/rebuild/{job_id}"),
+    "reporting": ("/v1/bulletins/{period}", "/v1/rankings/units"),
+}
+_COUNT = re.compile(r"^kaohe_http_request_duration_seconds_count\{(?P<labels>.*)\} (?P<n>\S+)$", re.M)
+
+
+def _answered(server) -> dict[str, tuple[int, int]]:
+    """Per route template: (2xx answers, all answers), from the service's own /metrics."""
+    import httpx
+
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    rates: dict[str, list[int]] = {}
+    for match in _COUNT.finditer(text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        entry = rates.setdefault(labels.get("route", "?"), [0, 0])
+        entry[1] += int(float(match["n"]))
+        if labels.get("status", "").startswith("2"):
+            entry[0] += int(float(match["n"]))
+    return {route: (ok, total) for route, (ok, total) in rates.items()}
 
 
 @pytest.fixture(scope="module")
@@ -83,4 +105,10 @@ def test_the_service_answers_every_generated_request_as_its_schema_says(servers,
     assert generated and int(generated.group(1)) > 0, output[-3000:]
     assert result.returncode == 0, output[-8000:]
     assert server.process.poll() is None, "the server died under fuzzing"
+    rates = _answered(server)
+    print(f"schemathesis {service}: answers by route: {rates}")
+    for route in VALID_SOMETIMES.get(service, ()):
+        ok, total = rates.get(route, (0, 0))
+        print(f"schemathesis {service}: {route}: {ok} of {total} requests answered 2xx")
+        assert ok > 0, f"no valid request reached {route}: the fuzzer only tested refusals"
     assert "Traceback" not in server.log() and '"level": "error"' not in server.log(), server.log()[-4000:]

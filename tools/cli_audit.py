@@ -9,6 +9,7 @@ or .data/admin-key); an auditor key is enough.
 import argparse
 import asyncio
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -110,9 +111,11 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
     if response.status_code >= 400:
         try:
             problem = response.json()
-            raise ApiError(f"{response.status_code} {problem.get('code', '')}: {problem.get('detail', '')}")
+            raise ApiError(
+                terminal_safe(f"{response.status_code} {problem.get('code', '')}: {problem.get('detail', '')}")
+            )
         except ValueError:
-            raise ApiError(f"{response.status_code}: {response.text[:200]}") from None
+            raise ApiError(terminal_safe(f"{response.status_code}: {response.text[:200]}")) from None
     return response.json()
 
 
@@ -227,7 +230,7 @@ async def rebuild_command(
     if job["state"] == "succeeded":
         print(f"succeeded: {job['schema']} is live at log position {job['position']}", file=out)
         return 0
-    print(f"failed: {job.get('error')}", file=out)
+    print(terminal_safe(f"failed: {job.get('error')}"), file=out)
     return 1
 
 
@@ -250,9 +253,19 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# Control characters (C0, DEL, C1) and the bidirectional overrides: a unit-supplied reason or name
+# holding `\x1b[2J` or U+202E must not clear or rewrite the auditor's terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\n`), never sent raw."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def table(headers: list[str], rows: list[tuple[str, ...]]) -> str:
     """A plain-text table; the last column is left unpadded (it holds the long clause texts)."""
-    cells = [list(headers)] + [list(row) for row in rows]
+    cells = [[terminal_safe(str(cell)) for cell in row] for row in [list(headers)] + [list(row) for row in rows]]
     widths = [max(display_width(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):

@@ -17,7 +17,8 @@ virtualenv, up to `/`.
 PostgreSQL refuses to run as root, so as root the server runs as an unprivileged user
 (`KAOHE_PG_OS_USER`, else `postgres`, else `nobody`) that owns PGDATA. That user must be able to
 reach PGDATA; when a parent directory is closed to it (pytest's `/tmp/pytest-of-root` is 0700, a
-checkout under `/root` too), the cluster is *relocated* into `/var/tmp/kaohe-devdb/<hash>/pgdata`
+checkout under `/root` too), the cluster is *relocated* into `/var/tmp/kaohe-devdb/<hash>-<random>/pgdata` (a directory of
+its own per relocation: no two runs or checkouts ever share one)
 and `data_dir/pgdata` becomes a symlink to it, rather than opening up directories we do not own.
 Relocated clusters whose `data_dir` has disappeared are removed on a later start, or at once by
 `destroy()`.
@@ -296,10 +297,12 @@ class EmbeddedPostgres:
     def _relocate(self) -> Path:
         root = _relocation_root()
         _collect_orphans(root)
-        home = root / hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:20]
-        if home.exists():
-            raise RuntimeError(f"{home} is in use by another cluster; stop it or remove the directory")
-        home.mkdir(mode=0o711)
+        # A fresh directory per relocation, never one derived from the path alone: pytest reuses
+        # `/tmp/pytest-of-root/pytest-N/...` paths across runs and checkouts, so a name made from the
+        # path could meet a cluster another (or a killed) run left there. The symlink finds it again.
+        prefix = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12] + "-"
+        home = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+        home.chmod(0o711)
         (home / "origin").write_text(str(self.pgdata))
         (home / "pgdata").mkdir(mode=0o700)
         self.pgdata.symlink_to(home / "pgdata")
@@ -404,19 +407,33 @@ def _live_postmaster(pgdata: Path) -> tuple[int, int] | None:
     return pid, port
 
 
+COMPLETE = ".complete"
+
+
 def _copy_pgserver_binaries(bindir: Path) -> Path:
     """Copy pgserver's binaries (and the libraries their RPATH names) where the server's user reaches them."""
     package = bindir.parent.parent  # .../site-packages/pgserver
     dest = _relocation_root() / f"pgserver-{hashlib.sha256(str(package).encode()).hexdigest()[:12]}"
-    if not (dest / "pgserver" / "pginstall" / "bin" / "postgres").exists():
-        staging = Path(tempfile.mkdtemp(dir=dest.parent))
-        shutil.copytree(package / "pginstall", staging / "pgserver" / "pginstall", symlinks=True)
-        if (package.parent / "pgserver.libs").exists():
-            shutil.copytree(package.parent / "pgserver.libs", staging / "pgserver.libs", symlinks=True)
-        for directory, _subdirs, _files in os.walk(staging):
-            os.chmod(directory, 0o755)
-        shutil.rmtree(dest, ignore_errors=True)
-        staging.rename(dest)
+    # Shared by every run of this checkout, so it is only ever added whole and never replaced: a
+    # complete copy is renamed into place (atomic), and a run that loses that race keeps the winner's.
+    # (Replacing it used to delete binaries under another run's `pg_ctl start`.)
+    if not (dest / COMPLETE).exists():
+        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".staging-"))
+        try:
+            shutil.copytree(package / "pginstall", staging / "pgserver" / "pginstall", symlinks=True)
+            if (package.parent / "pgserver.libs").exists():
+                shutil.copytree(package.parent / "pgserver.libs", staging / "pgserver.libs", symlinks=True)
+            for directory, _subdirs, _files in os.walk(staging):
+                os.chmod(directory, 0o755)
+            (staging / COMPLETE).touch()
+            if dest.exists() and not (dest / COMPLETE).exists():
+                # an incomplete copy of an older version of this code: move it aside, never delete in place
+                with contextlib.suppress(OSError):
+                    dest.rename(dest.with_name(f".old-{dest.name}-{os.getpid()}"))
+            with contextlib.suppress(OSError):  # another run's complete copy got there first
+                staging.rename(dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return dest / "pgserver" / "pginstall" / "bin"
 
 

@@ -23,6 +23,7 @@ from shared.auth import new_key
 from shared.db import asyncpg_dsn
 from shared.migrate import upgrade
 from shared.observability import UVICORN_LOG_CONFIG
+from shared.serving import uvicorn_flags
 from shared.settings import REPO_ROOT, Settings
 from tools.devdb import EmbeddedPostgres
 from tools.urls import bind_host, service_url
@@ -130,6 +131,7 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
                 "10",
                 "--log-config",
                 str(UVICORN_LOG_CONFIG),
+                *uvicorn_flags(env),
             ],
             cwd=REPO_ROOT,
             env=env,

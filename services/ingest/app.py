@@ -7,10 +7,12 @@ from fastapi import FastAPI
 from services.ingest import webhooks_api
 from services.ingest.api import router
 from services.ingest.committer import GroupCommitter
+from services.ingest.schemas import MAX_BATCH
 from services.ingest.webhook_worker import WebhookWorker
 from shared.db import create_raw_pool
 from shared.http import MIB
 from shared.log_partitions import keep_partitions_ahead
+from shared.openapi_extras import extend_openapi, link, operation
 from shared.service import ServiceState, create_service_app, db_role, stop_task
 from shared.settings import Settings
 
@@ -35,6 +37,37 @@ async def _stop(app: FastAPI, _state: ServiceState) -> None:
     await app.state.committer.close()
 
 
+def _document(schema: dict, _app: FastAPI) -> None:
+    """Batch items typed as the event union (the route validates them one by one, to name each bad
+    index); links from an append to its stream and from a page of the log to the next."""
+    single = operation(schema, "post", "/v1/events")["requestBody"]["content"]["application/json"]["schema"]
+    events = schema["components"]["schemas"]["BatchIn"]["properties"]["events"]
+    events.update({"items": single, "minItems": 1, "maxItems": MAX_BATCH})
+    stream = ("get", "/v1/streams/{stream_id}")
+    for status in ("201", "200"):
+        link(
+            schema,
+            ("post", "/v1/events", status),
+            "ReadStream",
+            stream,
+            parameters={"stream_id": "$response.body#/stream_id"},
+        )
+    link(
+        schema,
+        ("post", "/v1/events/batch", "201"),
+        "ReadFirstStream",
+        stream,
+        parameters={"stream_id": "$response.body#/results/0/stream_id"},
+    )
+    link(
+        schema,
+        ("get", "/v1/events", "200"),
+        "NextPage",
+        ("get", "/v1/events"),
+        parameters={"after": "$response.body#/next_after"},
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         name="ingest",
@@ -48,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(webhooks_api.router)
+    extend_openapi(app, _document)
     return app
 
 

@@ -15,6 +15,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from services.reporting.bulletin import grouped_headers, table_cells, table_headers
+from services.reporting.render_text import printable
 
 RED = RGBColor(0xC0, 0x00, 0x00)
 BLACK = RGBColor(0, 0, 0)
@@ -182,6 +183,7 @@ def _table(
 
 def render_docx(data: dict[str, Any]) -> bytes:
     """The document's bytes."""
+    data = printable(data)  # a stored name with a control character must not break the document
     doc = Document()
     doc.core_properties.title = stored(data["title"])
     doc.core_properties.author = stored(data["issuer"])

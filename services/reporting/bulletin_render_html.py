@@ -4,6 +4,7 @@ from html import escape
 from typing import Any
 
 from services.reporting.bulletin import grouped_headers, table_cells
+from services.reporting.render_text import printable
 
 _CSS = """
 @page { size: A4; margin: 37mm 26mm 35mm 28mm; }
@@ -75,6 +76,7 @@ def _table(
 
 def render_html(data: dict[str, Any]) -> bytes:
     """A complete HTML document of the bulletin."""
+    data = printable(data)  # a stored name with a control character must not break the document
     text = data["text"]
     parts = [
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{_t(data["title"])}</title>',

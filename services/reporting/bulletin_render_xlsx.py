@@ -10,6 +10,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.reporting.bulletin import table_cells, table_headers
+from services.reporting.render_text import printable
 
 FONT = "宋体"
 THIN = Side(style="thin", color="333333")
@@ -75,6 +76,7 @@ def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: 
 
 def render_xlsx(data: dict[str, Any]) -> bytes:
     """The workbook's bytes."""
+    data = printable(data)  # a stored name with a control character must not break the document
     book = Workbook()
     book.properties.creator = data["issuer"]
     book.properties.title = data["title"]

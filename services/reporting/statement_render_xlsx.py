@@ -7,6 +7,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from services.reporting.bulletin_render_xlsx import FONT, _table, _text_stays_text
+from services.reporting.render_text import printable
 
 
 def cell_text(value: Any) -> Any:
@@ -15,6 +16,7 @@ def cell_text(value: Any) -> Any:
 
 
 def render_statement_xlsx(data: dict[str, Any]) -> bytes:
+    data = printable(data)  # a stored name with a control character must not break the workbook
     book = Workbook()
     sheet = book.active
     sheet.title = "奖励结算"

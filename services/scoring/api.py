@@ -76,7 +76,10 @@ async def officer_ledger(
 
     body, checkpoint = await read_projection(state.reads, min_position, render, primary=state.engine)
     response.headers[POSITION_HEADER] = str(checkpoint)
-    principal.check_unit(body["unit_id"])
+    if principal.role == "unit" and body["unit_id"] != principal.unit_id:
+        # The same answer as for an officer that does not exist: a unit key must not learn which
+        # officers other units have (officer ids are not public, unlike unit ids in rankings).
+        raise Problem(404, "not_found", f"officer {officer_id} is not registered")
     return body
 
 
@@ -161,7 +164,7 @@ async def start_rebuild(state: StateDep, principal: Annotated[Principal, require
     "/projections/rebuild/{job_id}", response_model=RebuildJob, tags=["projections"], summary="Progress of a rebuild"
 )
 async def rebuild_progress(
-    job_id: str, state: StateDep, _principal: Annotated[Principal, require("rebuild")]
+    job_id: str, state: StateDep, _principal: Annotated[Principal, require("read_rebuild")]
 ) -> dict[str, Any]:
     async with state.engine.connect() as conn:
         job = await job_status(conn, _uuid(job_id, "rebuild job"))

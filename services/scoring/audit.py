@@ -103,6 +103,10 @@ async def disputes_of(conn: AsyncConnection, event: RecordedEvent) -> list[dict[
 
 async def projected_year(conn: AsyncConnection, *, unit_id: str, year: int) -> tuple[int, int]:
     """The stored projection's checkpoint and the unit's year deduction points as of it."""
+    # The generation first, as every reader that holds the projection across statements does: a
+    # rebuild's switch takes it first too, so the switch waits for this reader (or this reader for
+    # the switch) and neither can hold a view the other waits for (services/scoring/rebuild.py).
+    await conn.execute(text("SELECT schema_name FROM scoring.active_generation WHERE id = 1"))
     checkpoint = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
     points = (
         await conn.execute(

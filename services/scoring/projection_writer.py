@@ -282,6 +282,20 @@ class Totals:
             measures,
             values,
         )
+        if any(value < 0 for value in values):
+            # A sum that a revocation brought back to 0 is deleted, not kept as a zero row: the stored
+            # sums must not depend on how the log was cut into batches (a rebuild, or a projector that
+            # took over after a kill -9, adds an adoption and its revocation up in one batch and never
+            # writes the row), so the projection equals a rebuild row for row.
+            await conn.execute(
+                f"DELETE FROM {schema}.totals t USING unnest($1::text[], $2::text[], $3::int[], $4::text[]) "
+                "AS z(kind, subject, month, measure) WHERE t.value = 0 AND t.kind = z.kind "
+                "AND t.subject = z.subject AND t.month = z.month AND t.measure = z.measure",
+                kinds,
+                subjects,
+                months,
+                measures,
+            )
 
 
 _LINE_MEASURES = ("lines", "award", "deduction", "reward")

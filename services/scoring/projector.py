@@ -1,7 +1,14 @@
 """The projector: folds the log into the active projection generation, exactly once.
 
 One instance projects at a time: it holds a session-level advisory lock on the connection it
-writes with, so if that connection dies the lock goes with it and a standby takes over. Each batch
+writes with, so if that connection dies the lock goes with it and a standby takes over. A leader
+that is frozen rather than dead (SIGSTOP, a paused VM, an event loop stuck in CPU work) keeps its
+socket open, so the lock is also a lease: the session asks the server to end it after
+`lease_seconds` of idleness (`idle_session_timeout`, `idle_in_transaction_session_timeout`) or of
+unacknowledged data (`tcp_user_timeout`), and the leader runs a statement at least every third of
+that (a heartbeat). A frozen leader misses its heartbeats, the server ends its session, the lock is
+released and a standby (which tries every second) takes over within about `lease_seconds` + 1 s.
+When the frozen process resumes, its connection is gone: it reconnects and stands by. Each batch
 of lines and the checkpoint are written in one transaction, so a crash leaves the projection
 exactly at its checkpoint. On start (or takeover) the fold state is read back from the
 generation at its checkpoint (services/scoring/folding.py), then catch-up continues from there.
@@ -67,6 +74,7 @@ class Projector:
         batch_size: int,
         poll_seconds: float,
         cache_limit: int = CACHE_LIMIT,
+        lease_seconds: float = 6.0,
     ):
         self.url = url
         self.role = role
@@ -80,6 +88,9 @@ class Projector:
         self.cache_limit = cache_limit
         self.folder: ChunkFolder | None = None
         self._chunk: dict[str, Any] | None = None  # the events being projected, for a failure's report
+        self.lease_seconds = lease_seconds
+        # the wait between two statements on the lock connection when nothing happens
+        self.heartbeat_seconds = min(poll_seconds, lease_seconds / 3)
 
     async def run(self) -> None:
         while True:
@@ -116,7 +127,21 @@ class Projector:
             self.conn = None
 
     async def _lead(self) -> None:
-        self.conn = conn = await connect_raw(self.url, role=self.role)
+        lease_ms = str(int(self.lease_seconds * 1000))
+        self.conn = conn = await connect_raw(
+            self.url,
+            role=self.role,
+            # a statement that hangs (a frozen database) ends the session here too, after a while
+            command_timeout=max(60.0, 10 * self.lease_seconds),
+            server_settings={
+                "idle_session_timeout": lease_ms,
+                "idle_in_transaction_session_timeout": lease_ms,
+                "tcp_user_timeout": lease_ms,
+                "tcp_keepalives_idle": str(max(1, int(self.lease_seconds / 3))),
+                "tcp_keepalives_interval": "1",
+                "tcp_keepalives_count": "3",
+            },
+        )
         while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PROJECTOR_LOCK_KEY):
             self.status.role = "standby"
             await asyncio.sleep(1.0)
@@ -139,13 +164,23 @@ class Projector:
                 await rebuilds.step(conn)
                 if not moved:
                     self.status.caught_up.set()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                    except TimeoutError:
-                        rebuilds.notice()
-                        await conn.execute("SELECT 1")  # the slow poll; also notices a dead connection
+                    await self._idle(conn, rebuilds)
         finally:
             await rebuilds.stop()
+
+    async def _idle(self, conn, rebuilds: Rebuilds) -> None:
+        """Wait for an append (or the slow poll), sending a heartbeat on the lock connection every
+        `heartbeat_seconds` so the server keeps the lease (see the module's docstring)."""
+        loop = asyncio.get_running_loop()
+        poll_at = loop.time() + self.poll_seconds
+        while not self._wake.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(self.heartbeat_seconds, poll_at - loop.time()))
+            except TimeoutError:
+                await conn.execute("SELECT 1")  # the heartbeat; also notices a dead connection
+                if loop.time() >= poll_at:
+                    rebuilds.notice()  # the slow poll
+                    return
 
     def wake(self) -> None:
         self._wake.set()

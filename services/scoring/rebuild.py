@@ -42,7 +42,13 @@ from services.scoring.projection_writer import Totals, write_outcomes
 from shared.db import connect_raw
 from shared.domain.evolve import LogEvent, Outcome
 from shared.eventstore import PROJECTION_CHANNEL
-from shared.projection_schema import generation_ddl, secondary_index_ddl, switch_views_ddl
+from shared.projection_schema import (
+    PROJECTION_TABLES,
+    READ_SCHEMA,
+    generation_ddl,
+    secondary_index_ddl,
+    switch_views_ddl,
+)
 
 log = logging.getLogger("kaohe.rebuild")
 REBUILD_CHANNEL = "kaohe_rebuild"
@@ -50,6 +56,7 @@ NOW = 2**62
 _GENERATION = re.compile(r"^proj_g[0-9]+$")
 READER_ROLE = "kaohe_reporting"  # migration 0003; its tables come with default privileges
 SWITCH_LOCK_TIMEOUT = "1s"  # readers queue behind the switch while it waits: keep it short, retry
+SWITCH_RETRY_SECONDS = 0.1
 _HEAD = "SELECT coalesce(max(global_position), 0) FROM eventlog.events"
 BULK_BATCHES = 10  # a bulk chunk (one transaction) is this many projector batches; three are in memory
 TOTALS_FLUSH = 200_000  # running-sum changes kept in memory before the bulk writes them
@@ -175,7 +182,8 @@ class Rebuilds:
         except asyncpg.exceptions.LockNotAvailableError:
             # A reader held the projection longer than the lock timeout: the new generation is
             # intact, so try again at the next step (the slow poll or the next append).
-            log.warning("rebuild %s: readers held the projection; the switch will be retried", self.build.job_id)
+            log.info("rebuild %s: readers held the projection; the switch will be retried", self.build.job_id)
+            asyncio.get_running_loop().call_later(SWITCH_RETRY_SECONDS, self.projector.wake)
             return
         except Exception as exc:
             if conn.is_closed():
@@ -272,13 +280,22 @@ class Rebuilds:
             await self._fold_chunks(conn, build, events)
         # Step 3: the last events and the switch, atomically. Taking `active_generation` first
         # waits for readers that already read it (they finish on the old generation) and holds
-        # back new ones until the views point at the new generation.
+        # back new ones until the views point at the new generation. Then every view at once and
+        # without waiting (NOWAIT): readers lock the views in their own orders (an audit reads the
+        # checkpoint, then the lines; a ledger the lines, then the checkpoint), so a switch that
+        # held one view while waiting for another could close a cycle with such a reader (a
+        # deadlock, one side aborted). The switch never waits while it holds a view: if a reader
+        # still holds one, the transaction rolls back and the switch is retried shortly.
         old_schema = p.status.schema
         saved = (build.folder.state, build.position, build.processed)
         try:
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
                 await conn.execute("LOCK TABLE scoring.active_generation IN ACCESS EXCLUSIVE MODE")
+                await conn.execute(
+                    f"LOCK TABLE {', '.join(f'{READ_SCHEMA}.{t}' for t in PROJECTION_TABLES)} "
+                    "IN ACCESS EXCLUSIVE MODE NOWAIT"
+                )
                 while events := await read_chunk(
                     conn, after=build.position, until=NOW, limit=p.batch_size, zone=p.zone
                 ):

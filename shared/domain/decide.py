@@ -393,9 +393,11 @@ def _deduction_disputed(d: Decision, data: Any, _event: Envelope) -> None:
     if d.actor is not None and d.actor.get("role") == "unit":
         # api.md 14: a unit key disputing another unit's deduction gets 403 before any 422.
         target = d.view.events.get(data.deduction_event_id)
+        # Only a deduction has a unit to compare: anything else (an adoption, a solicitation's close,
+        # whose units are checked below) is answered 422 not_a_deduction.
         if (
             target is not None
-            and target[1].type != "solicitation.closed"  # its units are checked as a 422 below
+            and target[1].type in DEDUCTION_TYPES
             and target[1].data.get("unit_id") != d.actor.get("unit_id")
         ):
             raise Refusal(403, "forbidden", "a unit key may dispute only its own unit's deductions")

@@ -4,6 +4,7 @@ Events are facts named in the past tense. The envelope (`event_id`, `occurred_at
 `expected_version`) is common; `data` differs per type and is validated strictly.
 """
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
@@ -29,15 +30,31 @@ def _trim(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
+# api.md answer 23: names and titles hold no control character (C0, DEL, C1); free text (reasons,
+# notes, plans, evidence) may also hold line feeds and tabs. Refused at the schema, so the log never
+# stores what a terminal, an XML document (xlsx, docx) or a spreadsheet cell cannot take.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LF_TAB = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(value: str, pattern: re.Pattern[str], allowed: str) -> str:
+    found = pattern.search(value)
+    if found:
+        raise ValueError(f"text must not contain control characters{allowed} (found U+{ord(found.group()):04X})")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (`\ud800` in the JSON): not storable text
             raise ValueError("text must be valid Unicode (no lone surrogates)") from None
     return value
+
+
+def _name_text(value: str) -> str:
+    return _printable(value, _CONTROL, "")
+
+
+def _free_text(value: str) -> str:
+    return _printable(value, _CONTROL_BUT_LF_TAB, " other than line feed and tab")
 
 
 def _iso_text(value: Any) -> Any:
@@ -55,13 +72,19 @@ def _representable(value: datetime) -> datetime:
 
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
-Text = Annotated[
+Text = Annotated[  # names and titles
     str,
     BeforeValidator(_trim),
     StringConstraints(min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    AfterValidator(_name_text),
 ]
-Note = Annotated[str, BeforeValidator(_trim), StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+Reason = Annotated[  # short free text: reasons, evidence
+    str,
+    BeforeValidator(_trim),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_free_text),
+]
+Note = Annotated[str, BeforeValidator(_trim), StringConstraints(max_length=2000), AfterValidator(_free_text)]
 Year = Annotated[int, Field(ge=2000, le=2100, strict=True)]
 Month = Annotated[int, Field(ge=1, le=12, strict=True)]
 Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
@@ -166,20 +189,20 @@ class UnitCriticizedData(DeductionData):
 class UnitDeductionDisputedData(Data):
     unit_id: Id
     deduction_event_id: UUID
-    reason: Text
-    evidence: Text | None = None
+    reason: Reason
+    evidence: Reason | None = None
 
 
 class UnitDisputeResolvedData(Data):
     unit_id: Id
     deduction_event_id: UUID
     outcome: Literal["upheld", "revoked"]
-    reason: Text
+    reason: Reason
 
 
 class EventRevokedData(Data):
     target_event_id: UUID
-    reason: Text
+    reason: Reason
 
 
 class MonthData(Data):
@@ -188,7 +211,7 @@ class MonthData(Data):
 
 
 class PeriodMonthReopenedData(MonthData):
-    reason: Text
+    reason: Reason
 
 
 class SolicitationIssuedData(Data):
@@ -206,7 +229,7 @@ class UnitRectificationSubmittedData(Data):
     unit_id: Id
     year: Year
     plan: Annotated[
-        str, BeforeValidator(_trim), StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_nul)
+        str, BeforeValidator(_trim), StringConstraints(min_length=1, max_length=2000), AfterValidator(_free_text)
     ]
     reference: Text | None = None
 

@@ -5,7 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-_PERIOD = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>0[1-9]|1[0-2])))?$")
+# ASCII digits only (`\d` would take any Unicode digit: `２０２６`, `२०२६`) and matched whole with
+# `fullmatch` (`$` would let a trailing newline through) — api.md answer 24.
+_PERIOD = re.compile(
+    r"(?P<year>[0-9]{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>0[1-9]|1[0-2])))?", re.ASCII
+)
 
 
 class BadPeriod(ValueError):
@@ -53,9 +57,10 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """Parse `2026`, `2026-H1`, `2026-Q3` or `2026-03`."""
-    match = _PERIOD.match(text or "")
+    match = _PERIOD.fullmatch(text or "")
     if not match:
-        raise BadPeriod(f"period {text!r} is not YYYY, YYYY-H1, YYYY-Q1 or YYYY-MM")
+        shown = (text or "")[:20]  # echoed escaped (repr) and short: never raw text in an answer
+        raise BadPeriod(f"period {shown!r} is not YYYY, YYYY-H1, YYYY-Q1 or YYYY-MM (ASCII digits)")
     year = int(match["year"])
     if match["half"]:
         first = 1 if match["half"] == "H1" else 7

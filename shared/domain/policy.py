@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+POINTS_BOUND = 1_000_000
+BoundedPoints = Annotated[int, Field(ge=-POINTS_BOUND, le=POINTS_BOUND)]
 ClauseId = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{1,2}[a-z]?$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ITEM_KINDS = ("single", "brief", "research")
 NOTIFICATION_KINDS = ("late", "missed", "concealed")
 UNIT_KINDS = ("department", "township", "other")
-# A yuan amount must stay a money amount: numeric(14, 2) in the projection.
-MAX_YUAN = Decimal("999999999999.99")
 
 
 class _Frozen(BaseModel):
@@ -36,9 +36,11 @@ class Clause(_Frozen):
     id: ClauseId
     source: str = ""
     text: str
-    points: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
-    points_range: tuple[int, int] | None = None
-    yuan: Decimal | None = Field(None, ge=0, le=MAX_YUAN, decimal_places=2)
+    # Bounded so any policy (a what-if posts one) sums within int and the projection's numeric(14,2):
+    # `yuan: 1e30` would pass `decimal_places` and fail only when money is quantized.
+    points: BoundedPoints | None = None
+    points_range: tuple[BoundedPoints, BoundedPoints] | None = None
+    yuan: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)
 
 
 class ClausePair(_Frozen):

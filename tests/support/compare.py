@@ -63,3 +63,41 @@ async def assert_projection_equals_fresh_fold(url: str) -> int:
         f"{len(stored - folded)} stored lines not in the fold, {len(folded - stored)} folded lines not stored"
     )
     return len(stored)
+
+
+PROJECTION_SNAPSHOT = {
+    "units": "SELECT unit_id, name, kind, occurred_at, global_position FROM {s}.units",
+    "officers": "SELECT officer_id, unit_id, name, occurred_at, global_position FROM {s}.officers",
+    "items": "SELECT item_id, unit_id, title, kind, authors, month, global_position FROM {s}.items",
+    "targets": "SELECT * FROM {s}.targets",
+    "lines": "SELECT * FROM {s}.lines",
+    "facts": "SELECT * FROM {s}.facts",
+    "totals": "SELECT kind, subject, month, measure, value FROM {s}.totals",
+    "checkpoint": "SELECT position, policy_version FROM {s}.checkpoint",
+}
+
+
+async def projection_snapshot(url: str, schema: str | None = None) -> dict[str, set[tuple]]:
+    """Every row of every projection table of `schema` (default: the active generation), as sets."""
+    conn = await connect_raw(url)
+    try:
+        schema = schema or await conn.fetchval("SELECT schema_name FROM scoring.active_generation WHERE id = 1")
+        return {
+            table: {_hashable(row) for row in await conn.fetch(sql.format(s=schema))}
+            for table, sql in PROJECTION_SNAPSHOT.items()
+        }
+    finally:
+        await conn.close()
+
+
+def _hashable(row) -> tuple:
+    return tuple(tuple(value) if isinstance(value, list) else value for value in row)
+
+
+def assert_snapshots_equal(live: dict[str, set[tuple]], rebuilt: dict[str, set[tuple]]) -> None:
+    for table in PROJECTION_SNAPSHOT:
+        extra, missing = live[table] - rebuilt[table], rebuilt[table] - live[table]
+        assert not extra and not missing, (
+            f"{table}: {len(extra)} rows only in the live projection (e.g. {sorted(extra)[:3]}), "
+            f"{len(missing)} only in the rebuild (e.g. {sorted(missing)[:3]})"
+        )

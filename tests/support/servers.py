@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.serving import uvicorn_flags
 from tools.devdb import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,6 +64,7 @@ def start(
                 str(port),
                 "--log-level",
                 log_level,
+                *uvicorn_flags(environment),
             ],
             cwd=REPO,
             env=environment,
