@@ -642,7 +642,7 @@ class District:
             issued = self._at(days[-3], 9, 10)
             deadline = datetime(issued.year, issued.month, issued.day, 18, tzinfo=LOCAL) + timedelta(days=10)
             asked = sorted(rng.sample(self.units, min(len(self.units), 4)), key=lambda u: u.unit_id)
-            self._issue(f"{solicitation_id}b", words.SOLICITATION_TITLES[month % 12], issued, deadline, asked)
+            self._issue(f"{solicitation_id}b", words.OPEN_SOLICITATION_TITLE, issued, deadline, asked)
             for unit in asked[:2]:
                 self.answers.setdefault(rng.choice(days[-2:]), []).append((unit, f"{solicitation_id}b"))
 

@@ -215,6 +215,7 @@ SOLICITATION_TITLES = (  # the office's 约稿 (solicitation.issued): one a mont
     "关于优化营商环境典型经验的约稿",
     "关于年度重点工作完成情况的约稿",
 )
+OPEN_SOLICITATION_TITLE = "关于下一阶段工作思路和重点举措的约稿"  # the one still open when the run ends
 CLOSE_DISPUTE_REASON = "本单位已于截止时间前通过政务信息平台报送，系统未关联约稿编号"
 RECTIFICATION_PLANS = (
     "一、主要领导专题研究政务信息工作，明确分管领导和专职信息员；二、建立每周信息选题会制度；"
