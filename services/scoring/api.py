@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import text
 
 from services.scoring.audit import audit_deduction
@@ -115,10 +115,22 @@ async def get_policy(
     tags=["audit"],
     summary="A deduction's derivation, disputes and a replay check against the projection",
 )
-async def audit(event_id: str, state: StateDep, _principal: Annotated[Principal, require("audit")]) -> dict[str, Any]:
+async def audit(
+    event_id: str,
+    state: StateDep,
+    _principal: Annotated[Principal, require("audit")],
+    unit_id: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+            description="The unit whose deduction to audit: needed for a solicitation's close that "
+            "deducted D7 from several units (422 unit_id_required otherwise)",
+        ),
+    ] = None,
+) -> dict[str, Any]:
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
-    return await audit_deduction(state, _uuid(event_id, "event"))
+    return await audit_deduction(state, _uuid(event_id, "event"), unit_id=unit_id)
 
 
 @router.post(
