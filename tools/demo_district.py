@@ -620,7 +620,9 @@ class District:
         first = rng.randint(1, 5)
         issue, due, close = days[first], days[first + 5], days[first + 8]
         asked = sorted(rng.sample(self.units, min(len(self.units), rng.randint(4, 7))), key=lambda u: u.unit_id)
-        outcomes = ["on_time", "late", "missing"] + rng.choices(("on_time", "late", "missing"), (7, 1.5, 1.5), k=9)
+        # the first two 约稿 have one unit of each kind (for the disputes below); later ones mostly on time
+        outcomes = ["on_time", "late", "missing"] if month <= 2 else []
+        outcomes += rng.choices(("on_time", "late", "missing"), (17, 2, 1), k=9)
         solicitation_id = f"YG-{self.year}-{month:02d}"
         deadline = datetime(due.year, due.month, due.day, 18, tzinfo=LOCAL)
         self._issue(solicitation_id, words.SOLICITATION_TITLES[month - 1], self._at(issue, 9, 10), deadline, asked)
