@@ -159,6 +159,10 @@ async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp
                 assert browser.evaluate("document.querySelectorAll('#officers tbody tr').length") == len(
                     expected["officers"]["rows"]
                 )
+                # the open 约稿 (the demo leaves one open), with its deadline
+                shown = browser.evaluate("[...document.querySelectorAll('#solicitations li')].map(li => li.dataset.id)")
+                assert shown == [s["solicitation_id"] for s in expected["solicitations"]] and shown
+                assert browser.evaluate("document.getElementById('solicit-panel').hidden") is False
                 # a board longer than the screen shows its first page of whole rows and says so
                 departments = expected["quarter"]["categories"][0]
                 visible = browser.evaluate(

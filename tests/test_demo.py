@@ -161,3 +161,38 @@ async def test_kaohe_demo_command_posts_and_is_idempotent(kaohe, monkeypatch, ca
     wrong = build_parser().parse_args([*argv, "--key", "kh_wrong_" + "y" * 40])  # --key comes first
     assert await run_async(wrong, transport=transport) == 1
     assert "401" in capsys.readouterr().err
+
+
+async def test_the_demo_covers_the_offices_year(kaohe):
+    """约稿 open and closed (on time, late, missing → D7 citing the close, one revoked on dispute),
+    a rectification plan in every state, H1 rewards paid and one unit overpaid by a later revocation."""
+    events = list(generate(seed=2026, units=40, officers=150, year=2025, months=12))
+    await load(kaohe.ingest, events)
+    await kaohe.settled()
+
+    found = (await kaohe.reporting.get("/v1/solicitations")).json()["solicitations"]
+    closed = [s for s in found if s["closed"]]
+    still_open = [s for s in found if not s["closed"]]
+    assert len(closed) == 12 and len(still_open) == 1 and still_open[0]["deadline"] > "2025-12-31"
+    statuses = Counter(u["status"] for s in closed for u in s["units"])
+    assert statuses.keys() == {"on_time", "late", "missing"}
+    assert {u["status"] for u in still_open[0]["units"]} == {"on_time", "pending"}
+
+    d7, revoked = 0, 0
+    for solicitation in closed:
+        for row in solicitation["units"]:
+            entries = (await kaohe.unit_ledger(row["unit_id"], "2025"))["entries"]
+            lines = [e for e in entries if e["event_id"] == solicitation["close_event_id"]]
+            expected = 0 if row["status"] == "on_time" else 1
+            assert len(lines) == expected and all(e["clause"] == "D7" and e["points"] == -50 for e in lines)
+            d7 += len(lines)
+            revoked += sum(e["revoked_by"] is not None for e in lines)
+    assert d7 == statuses["late"] + statuses["missing"] and revoked == 1  # one unit's D7 revoked, others stand
+
+    rectifications = (await kaohe.reporting.get("/v1/rectifications/2025")).json()["rows"]
+    assert {row["status"] for row in rectifications} == {"required", "submitted", "accepted", "returned"}
+
+    statement = (await kaohe.reporting.get("/v1/rewards/statement", params={"period": "2025-H1"})).json()
+    balances = {row["unit_id"]: row["balance_yuan"] for row in statement["units"] if row["paid_yuan"] != "0.00"}
+    negative = {unit_id: b for unit_id, b in balances.items() if b != "0.00"}
+    assert len(balances) >= 30 and len(negative) == 1 and next(iter(negative.values())).startswith("-")

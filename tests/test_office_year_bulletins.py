@@ -44,18 +44,23 @@ async def test_year_bulletin_lists(kaohe):
     assert none["commended"] == {"units": [], "officers": []}
     quarter = (await kaohe.reporting.get("/v1/bulletins/2026-Q2")).json()
     assert "commended" not in quarter
+    # a 表彰通报: the 表彰名单 by name in the body, officers with their units; the figures in 附件2
     docx = await kaohe.reporting.get("/v1/bulletins/2026", params={"format": "docx"})
-    text = "\n".join(p.text for p in Document(io.BytesIO(docx.content)).paragraphs)
-    assert "先进单位" in text and "通报批评" in text and "整改" in text
+    paragraphs = [p.text for p in Document(io.BytesIO(docx.content)).paragraphs]
+    assert "（一）政务信息工作先进单位（1个）" in paragraphs and "区发改委" in paragraphs
+    assert "（二）政务信息工作先进个人（1名）" in paragraphs and "张三（区发改委）" in paragraphs
+    assert "通报批评" in "\n".join(paragraphs) and "整改" in "\n".join(paragraphs)
+    assert "附件：1. 2026年度采用信息目录" in paragraphs and "附件2" in paragraphs
     tables = "\n".join(c.text for t in Document(io.BytesIO(docx.content)).tables for r in t.rows for c in r.cells)
-    assert "区发改委" in tables and "张三" in tables
+    assert "区发改委" in tables and "张三" in tables  # 附件2's figures
     html = (await kaohe.reporting.get("/v1/bulletins/2026", params={"format": "html"})).text
-    assert "@page" in html and "先进个人" in html and "已提交" in html
+    assert "@page" in html and "先进个人（1名）" in html and "张三（区发改委）" in html and "已提交" in html
     xlsx = await kaohe.reporting.get("/v1/bulletins/2026", params={"format": "xlsx"})
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
-    assert "表彰与批评" in book.sheetnames
-    sheet = book["表彰与批评"]
+    assert {"表彰名单", "通报批评与整改", "考评得分"} <= set(book.sheetnames)
+    sheet = book["表彰名单"]
     assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows
+    assert "张三（区发改委）" in [c.value for row in sheet.iter_rows() for c in row]
 
 
 async def test_quarter_shortfall_rows_carry_figures_and_advice(kaohe):

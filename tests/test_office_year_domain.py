@@ -257,3 +257,19 @@ def test_payment_is_recorded() -> None:
     [(table, row)] = log.outcomes[-1].rows
     assert table == "payments" and row[2:5] == ("U1", "2026-H1", Decimal("120.50"))
     assert isinstance(UUID(row[0]), UUID)
+
+
+def test_an_adoptions_revocation_keeps_the_open_solicitations() -> None:
+    """Regression (found by the demo): revoking a counted adoption rebuilt the fold state without its
+    solicitations, so the next answer or close of any open 约稿 failed in the projector."""
+    log = district(("U1", "U2"))
+    log.append("solicitation.issued", {"solicitation_id": "S1", "title": "春耕", "deadline": DEADLINE})
+    submit(log, "I0", "U1", at="2026-03-06T09:00:00+08:00", solicitation_id=None)
+    adopted = log.append(
+        "item.adopted", {"item_id": "I0", "channel": "district_zhengwu"}, at="2026-03-07T09:00:00+08:00"
+    )
+    log.append("event.revoked", {"target_event_id": adopted, "reason": "录入有误"}, at="2026-03-08T09:00:00+08:00")
+    assert "S1" in log.state.solicitations
+    submit(log, "I1", "U1", at="2026-03-09T09:00:00+08:00")
+    close = log.append("solicitation.closed", {"solicitation_id": "S1"}, at="2026-03-12T09:00:00+08:00")
+    assert log.d7() == {"U2": [(-50, 202603, close)]}

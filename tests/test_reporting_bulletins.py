@@ -158,7 +158,8 @@ async def test_html_escapes_titles(kaohe):
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert 'filename="kaohe-bulletin-2026-Q1.html"' in response.headers["content-disposition"]
     page = response.text
-    assert "<h1>关于2026年第一季度政务信息报送采用情况的通报</h1>" in page
+    # the title breaks between words only: before 政务信息 or 的通报
+    assert '<h1 class="words">关于2026年第一季度<wbr>政务信息报送采用情况<wbr>的通报</h1>' in page
     assert '<th colspan="7">采用（条次）</th>' in page and "<th>政办通报</th>" in page
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;经验做法" in page
 

@@ -4,7 +4,7 @@ import json
 import re
 
 from tests.support.harness import running_kaohe
-from tests.support.reporting_data import adopt, item, items_adopted, load, officer, unit
+from tests.support.reporting_data import adopt, event, item, items_adopted, load, officer, unit
 
 Q3_2025, Q4_2025 = "2025-08-12T10:00:00+08:00", "2025-11-20T10:00:00+08:00"
 
@@ -140,3 +140,50 @@ async def test_public_reads_open_rankings_bulletins_and_the_dashboard_only(datab
         assert page.status_code == 200 and 'id="signin"' in page.text and "登录看板" in page.text
         assert re.search(r'id="dashboard-data" type="application/json">null</script>', page.text)
         assert page.headers["cache-control"] == "no-store"
+
+
+async def test_open_solicitations_and_their_deadlines(kaohe):
+    """The wall shows the 约稿 still open, soonest deadline first, with how many asked units answered
+    (counts, not names); a closed one is gone from it."""
+    await _scenario(kaohe)
+
+    def issued(sid: str, title: str, deadline: str, units: list[str]) -> dict:
+        data = {"solicitation_id": sid, "title": title, "deadline": deadline, "unit_ids": units}
+        return event("solicitation.issued", data, "2025-11-03T09:00:00+08:00")
+
+    answer = item("a1", "U1", at="2025-11-04T10:00:00+08:00")
+    answer["data"]["solicitation_id"] = "YG-LATE"
+    await load(
+        kaohe,
+        [
+            issued("YG-LATE", "关于冬季供暖保障工作的约稿", "2025-11-28T18:00:00+08:00", ["U1", "U2", "T1"]),
+            issued("YG-SOON", "关于秋粮收储工作的约稿", "2025-11-10T09:30:00+08:00", ["T1"]),
+            issued("YG-DONE", "关于防汛工作的约稿", "2025-11-05T18:00:00+08:00", ["U2"]),
+            answer,
+            event("solicitation.closed", {"solicitation_id": "YG-DONE"}, "2025-11-06T09:00:00+08:00"),
+        ],
+    )
+    await kaohe.settled()
+    board = await _dashboard(kaohe, period="2025-Q4")
+    assert board["solicitations"] == [
+        {
+            "solicitation_id": "YG-SOON",
+            "title": "关于秋粮收储工作的约稿",
+            "deadline": "2025-11-10T01:30:00+00:00",
+            "deadline_local": "11月10日 09:30",
+            "asked": 1,
+            "answered": 0,
+        },
+        {
+            "solicitation_id": "YG-LATE",
+            "title": "关于冬季供暖保障工作的约稿",
+            "deadline": "2025-11-28T10:00:00+00:00",
+            "deadline_local": "11月28日 18:00",
+            "asked": 3,
+            "answered": 1,
+        },
+    ]
+    page = (await kaohe.reporting.get("/", params={"period": "2025-Q4"})).text
+    assert 'id="solicit-panel" hidden' in page and "关于秋粮收储工作的约稿" in page  # shown by the script
+    script = (await kaohe.reporting.get("/static/dashboard.js")).text
+    assert "function renderSolicitations()" in script

@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with a fresh replay of the log.",
     )
     audit.add_argument("event_id")
+    audit.add_argument("--unit", help="the unit whose D7 to audit, when the event is a 约稿's close of several units")
     audit.set_defaults(func=run, command_impl=audit_command)
 
     explain = subparsers.add_parser(
@@ -123,7 +124,8 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
 
 
 async def audit_command(client: httpx.AsyncClient, args: argparse.Namespace, out: TextIO) -> int:
-    body = await _call(client, "GET", f"/v1/audit/deductions/{args.event_id}")
+    params = {"unit_id": args.unit} if getattr(args, "unit", None) else {}
+    body = await _call(client, "GET", f"/v1/audit/deductions/{args.event_id}", params=params)
     event, check = body["event"], body["replay_check"]
     actor = event.get("actor") or {}
     status = f"已撤销（撤销事件 {body['revoked_by']}）" if body["revoked"] else "有效"

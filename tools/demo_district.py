@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from shared.domain.policy import PolicySet
@@ -65,6 +66,9 @@ class _Unit:
     officers: list[str] = field(default_factory=list)
     target: tuple[int, int] | None = None
     last_item: str | None = None  # an item the unit submitted on an earlier day of this month
+    slots: dict[int, tuple[int, int]] = field(default_factory=dict)  # month (0: every month) -> target
+    submitted: int = 0  # items submitted in the year
+    earned_h1: Decimal = Decimal("0.00")  # H1 reward money as the log will stand (revoked lines left out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,9 @@ class District:
         self.heap: list[tuple[datetime, int, dict[str, Any]]] = []
         self.plans: deque[_Plan] = deque()
         self.late_candidate: tuple[_Unit, str, str, datetime] | None = None
+        self.policies = policies
+        self.answers: dict[date, list[tuple[_Unit, str]]] = {}  # a day -> the 约稿 answers due that day
+        self.overpay: tuple[_Unit, str, Decimal] | None = None  # an H1 adoption to revoke after payment
         self.units = self._units(units)
         self.officer_count = officers
 
@@ -273,11 +280,16 @@ class District:
             at += timedelta(seconds=step)
         at = max(at, datetime(year, 1, 3, 9, tzinfo=LOCAL))
         rate = self.rate * self.scale
-        for unit in units:
+        # A few units get a target well above what they usually report: they miss months and the year,
+        # so the district has shortfalls to advise on and units on the rectification list (E2, E5).
+        stretched = set(rng.sample(range(len(units)), min(len(units), max(4, len(units) // 10))))
+        for index, unit in enumerate(units):
             if unit.kind == "other" and rng.random() < 0.5:
                 continue  # no target: not evaluated monthly, not eligible for selection
             # The office sets a target a little below what the unit usually reports: most months meet it.
             submissions = max(1, math.floor(rate * unit.activity * rng.uniform(0.5, 0.85)))
+            if index in stretched:
+                submissions = max(2, math.ceil(rate * unit.activity * 1.4))
             unit.target = (submissions, max(1, round(submissions * rng.uniform(0.3, 0.5))))
             slots = [(None, unit.target)]
             if self.months >= 2 and rng.random() < 0.3:  # 春节: a lighter February
@@ -285,6 +297,7 @@ class District:
             if self.months >= 12 and rng.random() < 0.15:  # 年末: a heavier December
                 slots.append((12, (submissions + 1, unit.target[1])))
             for month, (subs, adopts) in slots:
+                unit.slots[month or 0] = (subs, adopts)
                 yield self._event(
                     "unit.target-set",
                     at,
@@ -343,6 +356,8 @@ class District:
             yield from self._due(datetime(day.year, day.month, day.day, tzinfo=LOCAL))
             if day in self.workday_set:
                 self._workday(day, schedule.pop(day, []))
+                if day.month == self.months and day == max(self.workday_set):
+                    self._rectifications(day)
             day += timedelta(days=1)
         yield from self._due(None)
 
@@ -362,6 +377,9 @@ class District:
             self._retarget(days)
         if month == self.months:
             self._assessments(days)
+        if month == 7:
+            self._payments(days)
+        self._solicitations(month, days)
 
     def _workday(self, day: date, scheduled: list[tuple[_Unit, dict[str, Any]]]) -> None:
         for unit, spec in scheduled:
@@ -373,8 +391,10 @@ class District:
                 self._deduction(unit, day, {"type": kind})
             for _ in range(_poisson(self.rng, self.per_day * unit.activity)):
                 unit.last_item = self._item(unit, day)
+        for unit, solicitation_id in self.answers.pop(day, []):
+            unit.last_item = self._item(unit, day, solicitation_id=solicitation_id)
 
-    def _item(self, unit: _Unit, day: date) -> str:
+    def _item(self, unit: _Unit, day: date, *, solicitation_id: str | None = None) -> str:
         rng = self.rng
         plan = self.plans.popleft() if self.plans else None
         kind = plan.kind if plan else _draw(rng, self.kinds)
@@ -395,6 +415,9 @@ class District:
             data["urgent"] = True
         if rng.random() < 0.05:
             data["solicited"] = True
+        if solicitation_id:
+            data["solicited"], data["solicitation_id"] = True, solicitation_id
+        unit.submitted += 1
         submitted = self._at(day, 8.5, 18)
         self._push("item.submitted", submitted, data)
         if plan:
@@ -451,14 +474,20 @@ class District:
                 for u in others
             ]
         event_id = self._push("item.adopted", at, data, log_at=log_at)
+        yuan = self.policies.at(at).adoption[(channel, data.get("kind", kind))].yuan
+        if not (plan and plan.revoke):
+            self._earn(unit, at, yuan)
+            if plan is None and yuan > 0 and at.month <= 6:
+                self.overpay = (unit, event_id, yuan)
         if log_at:
             return
         chance, levels = self.endorsement[channel]
         level = plan.endorse if plan else (_draw(rng, levels) if rng.random() < chance else None)
         if level:
+            endorsed = self._after(at, 6)
             self._push(
                 "item.endorsed",
-                self._after(at, 6),
+                endorsed,
                 {
                     "item_id": item_id,
                     "level": level,
@@ -466,6 +495,7 @@ class District:
                     "note": rng.choice(words.ENDORSEMENT_NOTES),
                 },
             )
+            self._earn(unit, endorsed, self.policies.at(endorsed).endorsement[level].yuan)
         if plan and plan.revoke:
             self._push(
                 "event.revoked",
@@ -500,23 +530,27 @@ class District:
         at = self._at(day, 9, 17.5)
         event_id = self._push(type_name, at, data)
         if outcome := spec.get("dispute"):
-            disputed = self._after(at, 4)
+            self._dispute(unit, event_id, at, outcome, rng.choice(words.DISPUTE_REASONS))
+
+    def _dispute(self, unit: _Unit, event_id: str, at: datetime, outcome: str, reason: str) -> None:
+        """The unit disputes a deduction (or its D7 of a 约稿's close); `open` leaves it unresolved."""
+        disputed = self._after(at, 4)
+        self._push(
+            "unit.deduction-disputed",
+            disputed,
+            {"unit_id": unit.unit_id, "deduction_event_id": event_id, "reason": reason},
+        )
+        if outcome != "open":
             self._push(
-                "unit.deduction-disputed",
-                disputed,
-                {"unit_id": unit.unit_id, "deduction_event_id": event_id, "reason": rng.choice(words.DISPUTE_REASONS)},
+                "unit.dispute-resolved",
+                self._after(disputed, 6),
+                {
+                    "unit_id": unit.unit_id,
+                    "deduction_event_id": event_id,
+                    "outcome": outcome,
+                    "reason": words.RESOLUTIONS[outcome],
+                },
             )
-            if outcome != "open":
-                self._push(
-                    "unit.dispute-resolved",
-                    self._after(disputed, 6),
-                    {
-                        "unit_id": unit.unit_id,
-                        "deduction_event_id": event_id,
-                        "outcome": outcome,
-                        "reason": words.RESOLUTIONS[outcome],
-                    },
-                )
 
     def _late_adoption_and_reopen(self, days: list[date]) -> None:
         """January's close, then an adoption of a January item recorded late, a reopen and a new close."""
@@ -539,6 +573,7 @@ class District:
         if targeted:
             unit = self.rng.choice(targeted)
             subs, adopts = unit.target  # type: ignore[misc]
+            unit.target = unit.slots[0] = (subs + 1, adopts)
             self._push(
                 "unit.target-set",
                 self._at(days[0], 9, 12),
@@ -568,3 +603,104 @@ class District:
                     "note": words.ASSESSMENT_NOTES[outcome],
                 },
             )
+
+    # --- the office's year: 约稿, reward payments, 整改 (rules.md "The office's year") ---------------
+    def _earn(self, unit: _Unit, at: datetime, yuan: Decimal) -> None:
+        if at.year == self.year and at.month <= 6:
+            unit.earned_h1 += yuan
+
+    def _solicitations(self, month: int, days: list[date]) -> None:
+        """The month's 约稿 to a few units, answered on time, late or not at all, closed three workdays
+        after the deadline (the late and the missing lose D7). The first close's D7 of the missing unit
+        is revoked on dispute, the second's of the late unit upheld; the last month's second 约稿 is
+        still open when the run ends."""
+        rng = self.rng
+        if len(days) < 10:
+            return
+        first = rng.randint(1, 5)
+        issue, due, close = days[first], days[first + 5], days[first + 8]
+        asked = sorted(rng.sample(self.units, min(len(self.units), rng.randint(4, 7))), key=lambda u: u.unit_id)
+        # the first two 约稿 have one unit of each kind (for the disputes below); later ones mostly on time
+        outcomes = ["on_time", "late", "missing"] if month <= 2 else []
+        outcomes += rng.choices(("on_time", "late", "missing"), (17, 2, 1), k=9)
+        solicitation_id = f"YG-{self.year}-{month:02d}"
+        deadline = datetime(due.year, due.month, due.day, 18, tzinfo=LOCAL)
+        self._issue(solicitation_id, words.SOLICITATION_TITLES[month - 1], self._at(issue, 9, 10), deadline, asked)
+        late = missing = asked[0]
+        for unit, outcome in zip(asked, outcomes, strict=False):
+            if outcome == "on_time":
+                self.answers.setdefault(rng.choice(days[first + 1 : first + 6]), []).append((unit, solicitation_id))
+            elif outcome == "late":
+                late = unit
+                self.answers.setdefault(rng.choice(days[first + 6 : first + 8]), []).append((unit, solicitation_id))
+            else:
+                missing = unit
+        closed = self._at(close, 9, 11)
+        close_id = self._push("solicitation.closed", closed, {"solicitation_id": solicitation_id})
+        if month <= 2 and len(asked) >= 3:
+            disputing, outcome = (missing, "revoked") if month == 1 else (late, "upheld")
+            self._dispute(disputing, close_id, closed, outcome, words.CLOSE_DISPUTE_REASON)
+        if month == self.months:
+            issued = self._at(days[-3], 9, 10)
+            deadline = datetime(issued.year, issued.month, issued.day, 18, tzinfo=LOCAL) + timedelta(days=10)
+            asked = sorted(rng.sample(self.units, min(len(self.units), 4)), key=lambda u: u.unit_id)
+            self._issue(f"{solicitation_id}b", words.OPEN_SOLICITATION_TITLE, issued, deadline, asked)
+            for unit in asked[:2]:
+                self.answers.setdefault(rng.choice(days[-2:]), []).append((unit, f"{solicitation_id}b"))
+
+    def _issue(self, solicitation_id: str, title: str, at: datetime, deadline: datetime, asked: list[_Unit]) -> None:
+        data = {
+            "solicitation_id": solicitation_id,
+            "title": title,
+            "deadline": deadline.isoformat(),
+            "unit_ids": [u.unit_id for u in asked],
+        }
+        self._push("solicitation.issued", at, data)
+
+    def _payments(self, days: list[date]) -> None:
+        """July: the office pays each unit's H1 reward as the log then stands; a week later it revokes
+        one paid adoption, so that unit's H1 balance goes negative (money to recover)."""
+        paid = self._at(days[min(2, len(days) - 1)], 9, 11)
+        number = 0
+        for unit in self.units:
+            if unit.earned_h1 > 0:
+                number += 1
+                reference = words.PAYMENT_REFERENCE.format(year=self.year, number=number)
+                data = {
+                    "unit_id": unit.unit_id,
+                    "period": f"{self.year}-H1",
+                    "amount_yuan": f"{unit.earned_h1:.2f}",
+                    "reference": reference,
+                }
+                self._push("rewards.paid", paid + timedelta(seconds=number), data)
+        if self.overpay:
+            _unit, event_id, _yuan = self.overpay
+            revoked = self._at(days[min(7, len(days) - 1)], 9, 17)
+            self._push("event.revoked", revoked, {"target_event_id": event_id, "reason": words.OVERPAY_REVOCATION})
+
+    def _rectifications(self, day: date) -> None:
+        """The last workday: units that fell short of their annual submissions (so on the E5 list) hand in
+        plans: one awaits review, one is accepted, one returned; at least one is left without a plan."""
+        short = [
+            u
+            for u in self.units
+            if u.slots and u.submitted < sum(u.slots.get(m, u.slots.get(0, (0, 0)))[0] for m in range(1, 13))
+        ]
+        states = ("submitted", "accepted", "returned")[: max(0, min(3, len(short) - 1))]
+        for unit, state in zip(self.rng.sample(short, len(states)), states, strict=True):
+            at = self._at(day, 9, 12)
+            data = {
+                "unit_id": unit.unit_id,
+                "year": self.year,
+                "plan": self.rng.choice(words.RECTIFICATION_PLANS),
+                "reference": f"{unit.name}〔{self.year}〕整改方案",
+            }
+            self._push("unit.rectification-submitted", at, data)
+            if state != "submitted":
+                reviewed = {
+                    "unit_id": unit.unit_id,
+                    "year": self.year,
+                    "outcome": state,
+                    "reason": words.RECTIFICATION_REVIEWS[state],
+                }
+                self._push("unit.rectification-reviewed", self._at(day, 14, 17.5), reviewed)

@@ -55,6 +55,33 @@ def table_cells(row: dict[str, Any], channels: list[dict[str, str]]) -> list[Any
     )
 
 
+def name_grid(names: list[str], per_row: int) -> list[list[str]]:
+    """A 表彰名单 as a 表彰通报 prints it: the names in rows of `per_row`, the last row padded with ""."""
+    rows = [names[start : start + per_row] for start in range(0, len(names), per_row)]
+    return [row + [""] * (per_row - len(row)) for row in rows]
+
+
+def commended_lists(data: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """The year bulletin's 表彰名单 under （一）（二）: (kind "units" or "officers", heading with the
+    count, names); an officer with the unit in brackets. Their figures are in 附件2."""
+    units, officers = data["commended"]["units"], data["commended"]["officers"]
+    lists = []
+    if units:
+        lists.append(("units", f"政务信息工作先进单位（{len(units)}个）", [row["unit_name"] or "" for row in units]))
+    if officers:
+        names = [f"{row['officer_name']}（{row['unit_name'] or row['unit_id']}）" for row in officers]
+        lists.append(("officers", f"政务信息工作先进个人（{len(officers)}名）", names))
+    return [(kind, f"（{'一二'[index]}）{heading}", names) for index, (kind, heading, names) in enumerate(lists)]
+
+
+def appendix_titles(data: dict[str, Any]) -> list[str]:
+    """The 附件说明 under the body: the adopted items, and for a year the commended's figures."""
+    titles = [f"{data['period_name']}采用信息目录"]
+    if "commended" in data and (data["commended"]["units"] or data["commended"]["officers"]):
+        titles.append(f"{data['period_name']}政务信息工作先进单位和先进个人考评得分")
+    return titles
+
+
 def check_period(period: Period) -> None:
     if period.kind not in ("quarter", "year"):
         raise Problem(422, "invalid_period", f"a bulletin covers a quarter or a year, not {period.label}")
@@ -129,7 +156,8 @@ def _texts(name: str, totals: dict[str, Any], shortfalls: list[dict[str, Any]], 
         levels=levels,
     )
     if shortfalls:
-        names = "、".join(row["unit_name"] for row in shortfalls)
+        # the table under the sentence lists them all: the sentence names the first ("甲等8个单位")
+        names = shortfalls[0]["unit_name"]
         shortfall = texts["shortfall_some"].format(period_name=name, names=names, count=len(shortfalls))
     else:
         shortfall = texts["shortfall_none"].format(period_name=name)
@@ -257,16 +285,17 @@ async def _year_end(
     texts = policy.document.bulletin.texts
     say = {}
     if commended["units"] or commended["officers"]:
+        # the 表彰名单 under the decision lists every name: the sentence names the first of each
         say["commended"] = texts.get("commended", "").format(
-            units="、".join(r["unit_name"] for r in commended["units"]) or "—",
+            units=commended["units"][0]["unit_name"] if commended["units"] else "—",
             count=len(commended["units"]),
-            officers="、".join(r["officer_name"] for r in commended["officers"]) or "—",
+            officers=commended["officers"][0]["officer_name"] if commended["officers"] else "—",
             officer_count=len(commended["officers"]),
         )
     else:
         say["commended"] = texts.get("commended_none", "")
     for key, rows in (("criticized", criticized), ("rectification", rectification)):
-        names = "、".join(r["unit_name"] for r in rows)
+        names = rows[0]["unit_name"] if rows else ""  # the table under it lists them all
         template = texts.get(key if rows else f"{key}_none", "")
         say[key] = template.format(names=names, count=len(rows), threshold=threshold)
     say["hopes"] = texts.get("hopes", "")

@@ -14,7 +14,13 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-from services.reporting.bulletin import grouped_headers, table_cells, table_headers
+from services.reporting.bulletin import (
+    appendix_titles,
+    commended_lists,
+    grouped_headers,
+    table_cells,
+    table_headers,
+)
 from services.reporting.render_text import printable
 
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -70,20 +76,37 @@ def _para(
     return paragraph
 
 
+# Children of w:pPr that come after w:pBdr (ECMA-376 sequence): a border appended after w:spacing or
+# w:jc is out of order, and LibreOffice (and Word, strictly) ignore it — the red rule did not show.
+_AFTER_PBDR = (
+    "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+    "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
+    "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+    "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle",
+    "w:rPr", "w:sectPr", "w:pPrChange",
+)  # fmt: skip
+
+
 def _red_rule(paragraph) -> None:
-    """A red line under the 文号, drawn as the paragraph's bottom border."""
+    """GB/T 9704 7.2.4: the red 分隔线 under the 发文字号, as wide as the type area — the paragraph's
+    bottom border (1.5 pt, 4 mm below the 文号's baseline)."""
     borders = OxmlElement("w:pBdr")
     bottom = OxmlElement("w:bottom")
-    for key, value in (("w:val", "single"), ("w:sz", "18"), ("w:space", "6"), ("w:color", "C00000")):
+    for key, value in (("w:val", "single"), ("w:sz", "12"), ("w:space", "11"), ("w:color", "C00000")):
         bottom.set(qn(key), value)
     borders.append(bottom)
-    paragraph._p.get_or_add_pPr().append(borders)
+    paragraph._p.get_or_add_pPr().insert_element_before(borders, *_AFTER_PBDR)
 
 
 def _repeat_as_header(row) -> None:
     repeat = OxmlElement("w:tblHeader")
     repeat.set(qn("w:val"), "true")
-    row._tr.get_or_add_trPr().append(repeat)
+    row._tr.get_or_add_trPr().insert_element_before(repeat, "w:tblCellSpacing", "w:jc", "w:hidden")
+
+
+def _cant_split(row) -> None:
+    """A row is never broken across two pages (w:cantSplit comes before w:trHeight and w:tblHeader)."""
+    row._tr.get_or_add_trPr().insert_element_before(OxmlElement("w:cantSplit"), "w:trHeight", "w:tblHeader")
 
 
 def _write(cell, value: Any, *, size: float, bold: bool = False, left: bool = False) -> None:
@@ -124,12 +147,20 @@ def _page_numbers(section) -> None:
     _font(paragraph.add_run(" —"), PAGE, SIZE_4)
 
 
+def _cell_margins(table, twips: int) -> None:
+    """Left and right cell margins of the whole table (w:tblCellMar, in its place in w:tblPr)."""
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        margin = OxmlElement(f"w:{side}")
+        margin.set(qn("w:w"), str(twips))
+        margin.set(qn("w:type"), "dxa")
+        margins.append(margin)
+    table._tbl.tblPr.insert_element_before(margins, "w:tblLook", "w:tblCaption", "w:tblDescription")
+
+
 def _fix_widths(table, widths: list[float]) -> None:
     """Fixed column widths in the grid and in every cell: Word, WPS and LibreOffice each read one."""
-    table.autofit = False
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    table._tbl.tblPr.append(layout)
+    table.autofit = False  # w:tblLayout w:type="fixed", in its place in w:tblPr
     for column, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths):
         column.set(qn("w:w"), str(Cm(width).twips))
     for row in table.rows:
@@ -145,18 +176,24 @@ def _table(
     size: float = SIZE_5,
     channels: list[dict[str, str]] = (),  # type: ignore[assignment]
     left_columns: tuple[int, ...] = (1,),
+    head_size: float | None = None,
+    tight: bool = False,
 ) -> None:
-    """A bordered table; `headers` None means the ranking's two header rows (采用 over its channels)."""
+    """A bordered table; `headers` None means the ranking's two header rows (采用 over its channels).
+    `tight`: cell margins of 0.05 cm, so a 0.8 cm column holds three digits of 五号 on one line."""
     columns = len(widths)
     head_rows = 1 if headers is not None else 2
+    head_size = head_size or size
     table = doc.add_table(rows=head_rows, cols=columns)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    if tight:
+        _cell_margins(table, Cm(0.05).twips)
     for row in table.rows:
         _repeat_as_header(row)
     if headers is not None:
         for cell, title in zip(table.rows[0].cells, headers):
-            _write(cell, title, size=size, bold=True)
+            _write(cell, title, size=head_size, bold=True)
     else:
         groups, sub = grouped_headers(channels)
         column = 0
@@ -164,19 +201,18 @@ def _table(
             top, bottom = table.cell(0, column), table.cell(1, column + span - 1)
             if span > 1:
                 for offset, name in enumerate(sub):
-                    _write(table.cell(1, column + offset), name, size=size, bold=True)
+                    _write(table.cell(1, column + offset), name, size=head_size, bold=True)
                 top = top.merge(table.cell(0, column + span - 1))
             else:
                 top = top.merge(bottom)
-            _write(top, title, size=size, bold=True)
+            _write(top, title, size=head_size, bold=True)
             column += span
     for cells in rows:
         row = table.add_row()
         for index, (cell, value) in enumerate(zip(row.cells, cells)):
             _write(cell, value, size=size, left=index in left_columns)
     for row in table.rows:
-        cant_split = OxmlElement("w:cantSplit")
-        row._tr.get_or_add_trPr().append(cant_split)
+        _cant_split(row)
     _fix_widths(table, widths)
     _para(doc, "", size=SIZE_5)
 
@@ -212,8 +248,9 @@ def render_docx(data: dict[str, Any]) -> bytes:
     _heading(doc, f"{next(numbers)}、总体情况")
     _para(doc, stored(text["overview"]), indent=True)
     _heading(doc, f"{next(numbers)}、各单位报送采用及得分情况")
-    # points columns wide enough for "-200" in 五号 on one line; the channels' counts narrower
-    widths = [0.8, 2.4] + [0.85] * (len(table_headers(data["channels"])) - 6) + [0.9, 1.3, 1.3, 1.3]
+    # 15.0 of the 15.6 cm type area: the unit's name (nine characters of 五号) on one line, counts up
+    # to three digits, points up to "-1200"; the header rows in 小五 (9 pt) so 《政务》 takes two lines
+    widths = [0.7, 3.5] + [0.8] * (len(table_headers(data["channels"])) - 6) + [0.8, 1.1, 1.25, 1.25]
     for index, category in enumerate(data["categories"]):
         _subheading(doc, f"（{'一二三四五六七八九十'[index]}）{stored(category['name'])}")
         _table(
@@ -222,6 +259,8 @@ def render_docx(data: dict[str, Any]) -> bytes:
             [table_cells(row, data["channels"]) for row in category["rows"]],
             widths,
             channels=data["channels"],
+            head_size=9,
+            tight=True,
         )
     if year_end:
         _year_end(doc, data, numbers)
@@ -244,21 +283,23 @@ def render_docx(data: dict[str, Any]) -> bytes:
                 [3.0, 2.0, 2.0, 8.6],
                 left_columns=(0, 3),
             )
-    _para(doc, stored(text["closing"]), indent=True, after=SIZE_3 * 3)
-    # 发文机关署名 and 成文日期: right-aligned, four characters in from the right margin
-    _signature(doc, stored(data["issuer"]))
+    _para(doc, stored(text["closing"]), indent=True, after=SIZE_3 * 1.5, keep=True)
+    # 附件说明 (GB/T 9704 7.3.4): under the body, two characters in, numbered when there are several;
+    # then 发文机关署名 and 成文日期, right-aligned four characters in — kept on one page with the
+    # closing lines, so the signature never stands alone on a page
+    titles = appendix_titles(data)
+    numbered = [f"{n}. {t}" for n, t in enumerate(titles, start=1)] if len(titles) > 1 else titles
+    for index, title in enumerate(numbered):
+        line = _para(doc, ("附件：" if index == 0 else "") + title, indent=True, keep=True)
+        if index:  # the later titles line up under the first (after 附件：)
+            line.paragraph_format.first_line_indent = Pt(SIZE_3 * 5)
+    doc.paragraphs[-1].paragraph_format.space_after = Pt(SIZE_3 * 3)
+    _signature(doc, stored(data["issuer"]), keep=True)
     _signature(doc, stored(data["issued"]))
 
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
-    _para(doc, "附件", font=HEADING)
-    _para(
-        doc,
-        f"{stored(data['period_name'])}采用信息目录",
-        font=TITLE,
-        size=18,
-        align=WD_ALIGN_PARAGRAPH.CENTER,
-        after=12,
-    )
+    _para(doc, "附件1" if len(titles) > 1 else "附件", font=HEADING)
+    _para(doc, stored(titles[0]), font=TITLE, size=18, align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
     if not data["appendix"]:
         _para(doc, "本期无采用信息。", indent=True)
     for group in data["appendix"]:
@@ -269,6 +310,8 @@ def render_docx(data: dict[str, Any]) -> bytes:
             [[number, item["title"], item["unit_name"]] for number, item in enumerate(group["items"], start=1)],
             [1.2, 10.2, 4.2],
         )
+    if len(titles) > 1:
+        _figures(doc, data, titles[1])
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -278,9 +321,45 @@ def _or_dash(value: Any) -> Any:
     return "—" if value is None else value
 
 
-def _signature(doc, text: str) -> None:
-    paragraph = _para(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT)
+def _signature(doc, text: str, *, keep: bool = False) -> None:
+    paragraph = _para(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT, keep=keep)
     paragraph.paragraph_format.right_indent = Pt(SIZE_3 * 4)
+
+
+def _name_list(doc, names: list[str]) -> None:
+    """A 表彰名单 as the body of a 表彰通报 prints it: the names one after another, 、 between them."""
+    _para(doc, "、".join(stored(name) for name in names), indent=True)
+
+
+def _figures(doc, data: dict[str, Any], title: str) -> None:
+    """附件2: the commended units' and officers' year figures, on a page of their own."""
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    _para(doc, "附件2", font=HEADING)
+    _para(doc, stored(title), font=TITLE, size=18, align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
+    units, officers = data["commended"]["units"], data["commended"]["officers"]
+    if units:
+        _subheading(doc, "（一）先进单位")
+        _table(
+            doc,
+            ["序号", "单位", "年度排名", "年度得分", "扣分"],
+            [
+                [n, row["unit_name"], row["rank"], row["net_points"], row["deduction_points"]]
+                for n, row in enumerate(units, start=1)
+            ],
+            [1.6, 6.8, 2.4, 2.4, 2.4],
+        )
+    if officers:
+        _subheading(doc, f"（{'二' if units else '一'}）先进个人")
+        _table(
+            doc,
+            ["序号", "姓名", "单位", "年度排名", "年度得分"],
+            [
+                [n, row["officer_name"], row["unit_name"], row["rank"], row["net_points"]]
+                for n, row in enumerate(officers, start=1)
+            ],
+            [1.6, 3.0, 6.2, 2.4, 2.4],
+            left_columns=(1, 2),
+        )
 
 
 def _year_end(doc, data: dict[str, Any], numbers) -> None:
@@ -288,23 +367,10 @@ def _year_end(doc, data: dict[str, Any], numbers) -> None:
     say = data["year_text"]
     _heading(doc, f"{next(numbers)}、表彰先进单位和先进个人")
     _para(doc, stored(say["commended"]), indent=True)
-    units, officers = data["commended"]["units"], data["commended"]["officers"]
-    if units:
-        _subheading(doc, "（一）政务信息工作先进单位")
-        _table(
-            doc,
-            ["序号", "单位", "年度得分"],
-            [[n, row["unit_name"], row["net_points"]] for n, row in enumerate(units, start=1)],
-            [1.6, 10.0, 4.0],
-        )
-    if officers:
-        _subheading(doc, f"（{'二' if units else '一'}）政务信息工作先进个人")
-        _table(
-            doc,
-            ["序号", "姓名", "单位", "年度得分"],
-            [[n, row["officer_name"], row["unit_name"], row["net_points"]] for n, row in enumerate(officers, start=1)],
-            [1.6, 4.0, 6.6, 3.4],
-        )
+    # the 表彰名单 by name (officers with their units); their figures in 附件2
+    for _kind, heading, names in commended_lists(data):
+        _subheading(doc, heading)
+        _name_list(doc, names)
     _heading(doc, f"{next(numbers)}、通报批评")
     _para(doc, stored(say["criticized"]), indent=True)
     if data["criticized"]:

@@ -1,5 +1,6 @@
 """The bulletin as an Excel workbook (opens in Excel and WPS): overview, one sheet per unit category,
-the units short of target, and the appendix of adopted items."""
+the units short of target (a quarter) or the 表彰通报's 表彰名单, 通报批评 and 整改 (a year), the
+appendix of adopted items and, for a year, the commended's figures."""
 
 import io
 from typing import Any
@@ -9,7 +10,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.reporting.bulletin import table_cells, table_headers
+from services.reporting.bulletin import appendix_titles, commended_lists, name_grid, table_cells, table_headers
 from services.reporting.render_text import printable
 
 FONT = "宋体"
@@ -56,6 +57,14 @@ def _heading(sheet: Worksheet, title: str, subtitle: str, width: int) -> None:
 
 def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: list[int], left: int = 1) -> None:
     """A bordered table from the next row on; header row bold and frozen."""
+    start = _cells(sheet, headers, rows, left)
+    sheet.freeze_panes = sheet.cell(row=start + 1, column=1)
+    _print_setup(sheet, start)
+    _widths(sheet, widths)
+
+
+def _cells(sheet: Worksheet, headers: list[str], rows: list[list[Any]], left: int = 1) -> int:
+    """The bordered cells of a table from the next row on; returns its header row."""
     start = sheet.max_row + 1
     sheet.append(headers)
     for row in rows:
@@ -68,10 +77,27 @@ def _table(sheet: Worksheet, headers: list[str], rows: list[list[Any]], widths: 
             cell.alignment = LEFT if (c - 1 == left and r > start) else CENTER
             if r == start:
                 cell.fill = HEAD_FILL
-    sheet.freeze_panes = sheet.cell(row=start + 1, column=1)
-    _print_setup(sheet, start)
+    return start
+
+
+def _widths(sheet: Worksheet, widths: list[int]) -> None:
     for c, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(c)].width = width
+
+
+def _line(sheet: Worksheet, text: str, width: int, *, columns: int, bold: bool = False, gap: bool = False) -> None:
+    """A line of text across the sheet's `columns` (a heading or a paragraph), its height fitted to the
+    wrapped text (a Chinese character is two of Excel's width units wide); `gap`: an empty row first."""
+    if gap:
+        sheet.append([])
+    sheet.append([stored(text)])
+    row = sheet.max_row
+    sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
+    cell = sheet.cell(row=row, column=1)
+    cell.font = Font(name=FONT, size=12, bold=bold)
+    cell.alignment = LEFT
+    lines = max(1, -(-len(str(text)) * 2 // max(1, width - 2)))
+    sheet.row_dimensions[row].height = 18 * lines + 4
 
 
 def render_xlsx(data: dict[str, Any]) -> bytes:
@@ -87,7 +113,7 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     overview.merge_cells(start_row=3, start_column=1, end_row=3, end_column=2)
     overview["A3"].alignment = LEFT
     overview["A3"].font = Font(name=FONT, size=11)
-    overview.row_dimensions[3].height = 75
+    overview.row_dimensions[3].height = 18 * -(-len(data["text"]["overview"]) * 2 // 54) + 6  # wrapped in 58
     totals = data["totals"]
     rows = [
         ["参评单位", totals["units"]],
@@ -96,7 +122,7 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     ]
     rows += [[f"采用·{c['name']}", totals["adopted_by_channel"][c["channel"]]] for c in data["channels"]]
     rows += [[f"批示·{lv['name']}", totals["endorsements"][lv["level"]]] for lv in data["levels"]]
-    _table(overview, ["项目", "数量"], rows, [28, 60], left=0)
+    _table(overview, ["项目", "数量"], rows, [40, 18], left=0)
 
     headers = table_headers(data["channels"])
     for category in data["categories"]:
@@ -131,8 +157,9 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
             [8, 24, 11, 11, 70],
         )
 
+    titles = appendix_titles(data)
     appendix = book.create_sheet("采用目录")
-    _heading(appendix, data["title"], f"附件：{data['period_name']}采用信息目录", 4)
+    _heading(appendix, data["title"], f"{'附件1' if len(titles) > 1 else '附件'}：{titles[0]}", 4)
     _table(
         appendix,
         ["采用渠道", "序号", "标题", "报送单位"],
@@ -145,6 +172,8 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
         left=2,
     )
 
+    if len(titles) > 1:
+        _figures(book, data, titles[1])
     _text_stays_text(book)
     out = io.BytesIO()
     book.save(out)
@@ -164,18 +193,68 @@ def _dash(value: Any) -> Any:
     return "—" if value is None else value
 
 
+NAMES_PER_ROW, NAME_WIDTH = 4, 30  # a 表彰名单 four names to a row, fifteen characters each
+
+
 def _year_end(book: Workbook, data: dict[str, Any]) -> None:
-    """The 表彰通报's lists on one sheet: commended units and officers, criticised, rectification."""
-    sheet = book.create_sheet("表彰与批评")
-    _heading(sheet, data["title"], data["year_text"]["commended"], 5)
-    sheet.row_dimensions[2].height = 45
-    rows: list[list[Any]] = []
-    for n, row in enumerate(data["commended"]["units"], 1):
-        rows.append(["先进单位", n, row["unit_name"], "", row["net_points"]])
-    for n, row in enumerate(data["commended"]["officers"], 1):
-        rows.append(["先进个人", n, row["officer_name"], row["unit_name"], row["net_points"]])
-    for n, row in enumerate(data["criticized"], 1):
-        rows.append(["通报批评", n, row["unit_name"], f"全年扣{row['deduction_points']}分", -row["deduction_points"]])
-    for n, row in enumerate(data["rectification"], 1):
-        rows.append(["整改", n, row["unit_name"], RECTIFICATION_STATUS.get(row["status"], row["status"]), None])
-    _table(sheet, ["类别", "序号", "单位/姓名", "所在单位/说明", "年度得分"], rows, [12, 6, 28, 28, 12], left=2)
+    """The 表彰通报 as sheets: the 表彰名单 by name, then 通报批评 and 整改 with their figures."""
+    say = data["year_text"]
+    sheet = book.create_sheet("表彰名单")
+    _heading(sheet, data["title"], data["document_number"], NAMES_PER_ROW)
+    width = NAMES_PER_ROW * NAME_WIDTH
+    _line(sheet, "一、表彰先进单位和先进个人", width, columns=NAMES_PER_ROW, bold=True, gap=True)
+    _line(sheet, say["commended"], width, columns=NAMES_PER_ROW)
+    for _kind, heading, names in commended_lists(data):
+        _line(sheet, heading, width, columns=NAMES_PER_ROW, bold=True, gap=True)
+        for row in name_grid(names, NAMES_PER_ROW):
+            sheet.append([stored(name) for name in row])
+            for column in range(1, NAMES_PER_ROW + 1):
+                cell = sheet.cell(row=sheet.max_row, column=column)
+                cell.font = Font(name=FONT, size=12)
+                cell.alignment = CENTER
+    _print_setup(sheet, 2)
+    _widths(sheet, [NAME_WIDTH] * NAMES_PER_ROW)
+
+    sheet = book.create_sheet("通报批评与整改")
+    _heading(sheet, data["title"], data["document_number"], 3)
+    widths = [8, 40, 24]
+    for heading, text, headers, rows in (
+        (
+            "二、通报批评",
+            say["criticized"],
+            ["序号", "单位", "全年扣分"],
+            [[n, r["unit_name"], r["deduction_points"]] for n, r in enumerate(data["criticized"], 1)],
+        ),
+        (
+            "三、整改要求",
+            say["rectification"],
+            ["序号", "单位", "整改方案"],
+            [
+                [n, r["unit_name"], RECTIFICATION_STATUS.get(r["status"], r["status"])]
+                for n, r in enumerate(data["rectification"], 1)
+            ],
+        ),
+    ):
+        _line(sheet, heading, sum(widths), columns=3, bold=True, gap=True)
+        _line(sheet, text, sum(widths), columns=3)
+        if rows:
+            _cells(sheet, headers, rows)
+    _print_setup(sheet, 2)
+    _widths(sheet, widths)
+
+
+def _figures(book: Workbook, data: dict[str, Any], title: str) -> None:
+    """附件2: the commended units' and officers' year figures."""
+    sheet = book.create_sheet("考评得分")
+    _heading(sheet, data["title"], f"附件2：{title}", 5)
+    units, officers = data["commended"]["units"], data["commended"]["officers"]
+    if units:
+        _line(sheet, "（一）先进单位", 90, columns=5, bold=True, gap=True)
+        rows = [[n, r["unit_name"], "", r["rank"], r["net_points"]] for n, r in enumerate(units, 1)]
+        _cells(sheet, ["序号", "单位", "", "年度排名", "年度得分"], rows)
+    if officers:
+        _line(sheet, f"（{'二' if units else '一'}）先进个人", 90, columns=5, bold=True, gap=True)
+        rows = [[n, r["officer_name"], r["unit_name"], r["rank"], r["net_points"]] for n, r in enumerate(officers, 1)]
+        _cells(sheet, ["序号", "姓名", "单位", "年度排名", "年度得分"], rows)
+    _print_setup(sheet, 2)
+    _widths(sheet, [8, 18, 30, 12, 12])

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.labels import period_name
+from services.reporting.office_year import solicitations
 from services.reporting.rankings import officer_rankings, rank_category, unit_rankings
 from shared.domain.periods import Period, month_key, parse_period
 from shared.domain.policy import PolicySet
@@ -17,6 +18,7 @@ from shared.problems import Problem
 
 TITLE = "政务信息工作考核"
 OFFICERS_SHOWN = 10
+SOLICITATIONS_SHOWN = 6
 
 
 def quarter_of(year: int, month: int) -> Period:
@@ -90,10 +92,31 @@ async def _unit_board(conn: AsyncConnection, period: Period, zone: ZoneInfo, pol
     return _board(period, rows, per_kind, policies)
 
 
+async def open_solicitations(conn: AsyncConnection, *, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """The 约稿 still open, soonest deadline first: counts only, since the wall may be public — which
+    unit has not answered is for `GET /v1/solicitations`. The page counts down to `deadline` itself
+    (the JSON only changes when the projection moves, so "overdue" is the screen's to tell)."""
+    found = (await solicitations(conn, status="open", unit_id=None))["solicitations"]
+    shown = []
+    for row in found[:SOLICITATIONS_SHOWN]:
+        local = datetime.fromisoformat(row["deadline"]).astimezone(zone)
+        shown.append(
+            {
+                "solicitation_id": row["solicitation_id"],
+                "title": row["title"],
+                "deadline": row["deadline"],
+                "deadline_local": f"{local.month}月{local.day}日 {local:%H:%M}",
+                "asked": len(row["units"]),
+                "answered": sum(u["status"] != "pending" for u in row["units"]),
+            }
+        )
+    return shown
+
+
 async def dashboard_data(
     conn: AsyncConnection, *, quarter: Period, year: Period, why: str, zone: ZoneInfo, policies: PolicySet
 ) -> dict[str, Any]:
-    """Everything the page shows: both rankings by category, the officers' top list, the update time."""
+    """Everything the page shows: both rankings by category, the officers' top list, the open 约稿, the update time."""
     quarter_board = await _unit_board(conn, quarter, zone, policies)
     year_board = await _unit_board(conn, year, zone, policies)
     names = {row["unit_id"]: row["unit_name"] for row in year_board["overall"]}
@@ -107,6 +130,7 @@ async def dashboard_data(
         "updated_at": checkpoint.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         "quarter": quarter_board,
         "year": year_board,
+        "solicitations": await open_solicitations(conn, zone=zone),
         "officers": {
             "period": year.label,
             "name": period_name(year),

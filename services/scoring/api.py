@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -138,11 +138,21 @@ async def audit(
     state: StateDep,
     _principal: Annotated[Principal, require("audit")],
     response: Response,
+    unit_id: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+            description="The unit whose deduction to audit: needed for a solicitation's close that "
+            "deducted D7 from several units (422 unit_id_required otherwise)",
+        ),
+    ] = None,
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
-    body, checkpoint = await audit_deduction(state, _uuid(event_id, "event"), min_position=min_position)
+    body, checkpoint = await audit_deduction(
+        state, _uuid(event_id, "event"), unit_id=unit_id, min_position=min_position
+    )
     response.headers[POSITION_HEADER] = str(checkpoint)
     return body
 

@@ -1,8 +1,14 @@
 """The audit of one deduction: the event as recorded, its disputes, and a replay of the raw log.
 
 Everything derived (clause, points, year totals before and after, revocation, the replay check)
-comes from folding the log with `fold.apply`, the projector's own function, so the audit can
-disagree with the stored projection only if the projection is wrong.
+comes from folding the log with `evolve`, the projector's own function, so the audit can disagree
+with the stored projection only if the projection is wrong.
+
+A `solicitation.closed` is a deduction too: D7 for each asked unit with nothing on time, each line
+its own unit's, disputed and revoked unit by unit (rules.md "The office's year"). Its audit is one
+unit's: `?unit_id=` names it; it may be left out when the close deducted exactly one unit, and is
+422 `unit_id_required` (naming the units) when it deducted several. A unit the event deducted
+nothing from is 422 `not_a_deduction`, for a close and for any other deduction alike.
 """
 
 import asyncio
@@ -23,8 +29,9 @@ from shared.problems import Problem
 from shared.read_position import read_projection
 from shared.service import ServiceState, db_role
 
-# An assessment deducts when its outcome's clause does (D1); the replay's line decides.
-MAY_DEDUCT = DEDUCTION_TYPES | {"unit.assessed"}
+# An assessment deducts when its outcome's clause does (D1), a close when a unit missed the deadline
+# (D7); the replay's lines decide.
+MAY_DEDUCT = DEDUCTION_TYPES | {"unit.assessed", "solicitation.closed"}
 _DISPUTES = """
 SELECT event_id::text, type, recorded_at, data FROM eventlog.events
 WHERE stream_id = :stream AND type IN ('unit.deduction-disputed', 'unit.dispute-resolved')
@@ -40,29 +47,42 @@ WHERE unit_id = :unit_id AND officer_id IS NULL AND points < 0 AND month BETWEEN
 
 @dataclass
 class YearDeductions:
-    """A unit's deduction points in one year, kept up to date from the fold's outcomes in log order."""
+    """Every unit's deduction points per year, kept up to date from the fold's outcomes in log order.
 
-    unit_id: str
-    year: int
-    by_event: dict[str, int] = field(default_factory=dict)
-    revoked_by: dict[str, str] = field(default_factory=dict)
+    All units, because which unit an event deducted is known only once the replay reaches it (a
+    close deducts several)."""
+
+    by_event: dict[tuple[str, int, str], int] = field(default_factory=dict)  # (unit, year, event) -> points
+    revoked: dict[tuple[str | None, str], tuple[int, str]] = field(default_factory=dict)  # -> (position, by)
 
     def feed(self, outcome: Outcome) -> None:
         for line in outcome.lines:
-            if (
-                line.officer_id is None
-                and line.unit_id == self.unit_id
-                and line.month // 100 == self.year
-                and line.points < 0
-            ):
-                self.by_event[line.event_id] = self.by_event.get(line.event_id, 0) - line.points
+            if line.officer_id is None and line.points < 0:
+                key = (line.unit_id, line.month // 100, line.event_id)
+                self.by_event[key] = self.by_event.get(key, 0) - line.points
         for revocation in outcome.revocations:
-            if revocation.unit_id in (None, self.unit_id):  # a dispute revokes its own unit's lines only
-                self.revoked_by.setdefault(revocation.target_event_id, revocation.revoked_by)
+            # unit_id None: every line of the event; else that unit's only (a dispute of a close's D7)
+            key = (revocation.unit_id, revocation.target_event_id)
+            self.revoked.setdefault(key, (revocation.position, revocation.revoked_by))
 
-    @property
-    def points(self) -> int:
-        return sum(points for event_id, points in self.by_event.items() if event_id not in self.revoked_by)
+    def revoked_by(self, unit_id: str, event_id: str) -> str | None:
+        found = [r for r in (self.revoked.get((None, event_id)), self.revoked.get((unit_id, event_id))) if r]
+        return min(found)[1] if found else None
+
+    def points(self, unit_id: str, year: int) -> int:
+        return sum(
+            points
+            for (unit, in_year, event_id), points in self.by_event.items()
+            if unit == unit_id and in_year == year and self.revoked_by(unit, event_id) is None
+        )
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        """Every (unit, year)'s points now: what the projection should hold at its checkpoint."""
+        totals: dict[tuple[str, int], int] = {}
+        for (unit, year, event_id), points in self.by_event.items():
+            if self.revoked_by(unit, event_id) is None:
+                totals[(unit, year)] = totals.get((unit, year), 0) + points
+        return totals
 
 
 async def recorded_deduction(conn: AsyncConnection, event_id: UUID) -> RecordedEvent:
@@ -76,9 +96,11 @@ async def recorded_deduction(conn: AsyncConnection, event_id: UUID) -> RecordedE
     return event
 
 
-async def disputes_of(conn: AsyncConnection, event: RecordedEvent) -> list[dict[str, Any]]:
-    """Each dispute of the deduction with the resolution that closed it (or null while open)."""
-    rows = await conn.execute(text(_DISPUTES), {"stream": event.stream_id, "event_id": str(event.event_id)})
+async def disputes_of(conn: AsyncConnection, event: RecordedEvent, unit_id: str) -> list[dict[str, Any]]:
+    """Each dispute of the deduction with the resolution that closed it (or null while open); a
+    close's are in the disputing unit's stream."""
+    stream = f"unit-{unit_id}" if event.type == "solicitation.closed" else event.stream_id
+    rows = await conn.execute(text(_DISPUTES), {"stream": stream, "event_id": str(event.event_id)})
     disputes: list[dict[str, Any]] = []
     for row in rows:
         if row.type == "unit.deduction-disputed":
@@ -101,19 +123,24 @@ async def disputes_of(conn: AsyncConnection, event: RecordedEvent) -> list[dict[
     return disputes
 
 
-async def projected_year(conn: AsyncConnection, *, unit_id: str, year: int) -> tuple[int, int]:
-    """The stored projection's checkpoint and the unit's year deduction points as of it."""
+async def checkpoint_of(conn: AsyncConnection) -> int:
+    """The stored projection's checkpoint."""
     # The generation first, as every reader that holds the projection across statements does: a
     # rebuild's switch takes it first too, so the switch waits for this reader (or this reader for
     # the switch) and neither can hold a view the other waits for (services/scoring/rebuild.py).
     await conn.execute(text("SELECT schema_name FROM scoring.active_generation WHERE id = 1"))
-    checkpoint = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
+    return (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
+
+
+async def projected_year(conn: AsyncConnection, *, unit_id: str, year: int, checkpoint: int) -> int:
+    """The unit's year deduction points in the stored projection as of `checkpoint` (lines carry their
+    positions, so the answer is the same whenever it is asked)."""
     points = (
         await conn.execute(
             text(_PROJECTED), {"unit_id": unit_id, "first": year * 100 + 1, "last": year * 100 + 12, "asof": checkpoint}
         )
     ).scalar_one()
-    return checkpoint, int(points)
+    return int(points)
 
 
 @dataclass
@@ -124,33 +151,65 @@ class Replayed:
     recomputed: int
     revoked_by: str | None
 
+    @property
+    def unit_id(self) -> str:
+        return self.line.unit_id
+
+    @property
+    def year(self) -> int:
+        return self.line.month // 100
+
+
+def deducted_line(event_id: str, outcome: Outcome, unit_id: str | None) -> Line:
+    """The unit line of the event that the audit is about: the named unit's, else the only one."""
+    lines = {line.unit_id: line for line in outcome.lines if line.officer_id is None and line.points < 0}
+    if unit_id is not None:
+        if unit_id not in lines:
+            raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points from unit {unit_id}")
+        return lines[unit_id]
+    if not lines:
+        raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points")
+    if len(lines) > 1:
+        units = ", ".join(sorted(lines))
+        raise Problem(
+            422,
+            "unit_id_required",
+            f"event {event_id} deducted points from {len(lines)} units ({units}): name one with ?unit_id=",
+            errors=[{"loc": ["query", "unit_id"], "msg": f"one of {units}", "type": "missing"}],
+            unit_ids=sorted(lines),
+        )
+    return next(iter(lines.values()))
+
 
 async def replay_deduction(
-    raw_conn, *, policies: PolicySet, zone, event_id: str, position: int, year: int, unit_id: str, checkpoint: int
+    raw_conn, *, policies: PolicySet, zone, event_id: str, position: int, unit_id: str | None, checkpoint: int
 ) -> Replayed:
-    """Fold the whole log once: the year's points around the event, at `checkpoint`, and now."""
-    tracker = YearDeductions(unit_id=unit_id, year=year)
-    state, line, before, after, recomputed = FoldState(), None, 0, 0, None
+    """Fold the whole log once: the unit's year points around the event, at `checkpoint`, and now."""
+    tracker = YearDeductions()
+    state: FoldState = FoldState()
+    line: Line | None = None
+    at_checkpoint: dict[tuple[str, int], int] | None = None
+    before = after = 0
     async for events in stream_log(raw_conn, zone=zone):
         for event in events:
-            if recomputed is None and event.position > checkpoint:
-                recomputed = tracker.points
-            if event.position == position:
-                before = tracker.points
+            if at_checkpoint is None and event.position > checkpoint:
+                at_checkpoint = tracker.snapshot()
             state, outcome = evolve(state, event, policies)
             tracker.feed(outcome)
             if event.position == position:
-                after = tracker.points
-                line = next((l for l in outcome.lines if l.officer_id is None), None)
+                line = deducted_line(event_id, outcome, unit_id)
+                after = tracker.points(line.unit_id, line.month // 100)
+                before = after + line.points  # this event's own line is the only change
         await asyncio.sleep(0)  # a long replay is CPU work: let the projector and other requests run
-    if line is None or line.points >= 0:
+    if line is None:
         raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points")
+    key = (line.unit_id, line.month // 100)
     return Replayed(
         line=line,
         before=before,
         after=after,
-        recomputed=tracker.points if recomputed is None else recomputed,
-        revoked_by=tracker.revoked_by.get(event_id),
+        recomputed=(tracker.snapshot() if at_checkpoint is None else at_checkpoint).get(key, 0),
+        revoked_by=tracker.revoked_by(line.unit_id, event_id),
     )
 
 
@@ -168,8 +227,8 @@ def audit_body(
         "clause_text": policy.text_of(line.clause),
         "points": line.points,
         "policy_version": line.policy_version,
-        "year": line.month // 100,
-        "unit_id": line.unit_id,
+        "year": replayed.year,
+        "unit_id": replayed.unit_id,
         "revoked": replayed.revoked_by is not None,
         "revoked_by": replayed.revoked_by,
         "disputes": disputes,
@@ -185,24 +244,18 @@ def audit_body(
 
 
 async def audit_deduction(
-    state: ServiceState, event_id: UUID, *, min_position: int | None = None
+    state: ServiceState, event_id: UUID, *, unit_id: str | None = None, min_position: int | None = None
 ) -> tuple[dict[str, Any], int]:
-    """The full audit of one deduction event (api.md precise answers 7 and 16), and the projection
-    position it reflects. Reads where projection reads go (the standby when configured)."""
+    """The full audit of one deduction event (api.md precise answers 7 and 16) for one unit, and the
+    projection position it reflects. Reads where projection reads go (the standby when configured)."""
 
-    async def read(conn: AsyncConnection) -> tuple[RecordedEvent, list, str, int, int, Any]:
-        # the checkpoint and the projected points from one snapshot
+    async def read(conn: AsyncConnection) -> tuple[RecordedEvent, int]:
         event = await recorded_deduction(conn, event_id)
-        disputes = await disputes_of(conn, event)
-        unit_id, year = event.data["unit_id"], event.occurred_at.astimezone(state.settings.zone).year
-        if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
-            year = event.data["year"]
-        checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
-        return event, disputes, unit_id, year, checkpoint, projected
+        if unit_id is not None and event.type != "solicitation.closed" and event.data["unit_id"] != unit_id:
+            raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points from unit {unit_id}")
+        return event, await checkpoint_of(conn)
 
-    (event, disputes, unit_id, year, checkpoint, projected), position = await read_projection(
-        state.reads, min_position, read, primary=state.engine
-    )
+    (event, checkpoint), position = await read_projection(state.reads, min_position, read, primary=state.engine)
     raw = await connect_raw(state.settings.read_url("scoring"), role=db_role("scoring", state.settings))
     try:
         replayed = await replay_deduction(
@@ -211,11 +264,13 @@ async def audit_deduction(
             zone=state.settings.zone,
             event_id=str(event_id),
             position=event.global_position,
-            year=year,
             unit_id=unit_id,
             checkpoint=checkpoint,
         )
     finally:
         await raw.close()
+    async with state.reads.connect() as conn:
+        disputes = await disputes_of(conn, event, replayed.unit_id)
+        projected = await projected_year(conn, unit_id=replayed.unit_id, year=replayed.year, checkpoint=checkpoint)
     body = audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected, policies=state.policies)
     return body, position

@@ -366,6 +366,7 @@ def _revoke(
             _count(state, counted_unit, month, 0, -1),
             state.adoptions.delete(target_event_id),
             state.closes,
+            state.solicitations,
         )
     return state, Outcome(revocations=(Revocation(target_event_id, event.event_id, event.position, unit_id),))
 

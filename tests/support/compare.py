@@ -21,7 +21,7 @@ def _fold_rows(replay: Replay) -> set[tuple]:
             line.clause,
             line.points,
             Decimal(line.reward_yuan),
-            replay.revoked.get(line.event_id, (None,))[0],
+            (replay.revoker(line) or (None,))[0],
         )
         for line in replay.lines
     }

@@ -141,12 +141,39 @@
     box.replaceChildren(chart);
   }
 
+  // --- 约稿: the open solicitations, soonest deadline first, each with a countdown to its deadline ---
+  // The JSON changes only when the projection moves, so the countdown is worked out here, on the
+  // screen's clock, and refreshed by tick(); a deadline passed while the office has not closed it yet shows as 已截止.
+  function solicitationDue(deadline, now) {
+    var left = Date.parse(deadline) - now.getTime();
+    if (left <= 0) { return { text: "已截止", cls: "due over" }; }
+    var hours = Math.floor(left / 3600000), days = Math.floor(hours / 24);
+    if (days >= 1) { return { text: "剩 " + days + " 天", cls: days <= 2 ? "due soon" : "due" }; }
+    return { text: "剩 " + Math.max(1, hours) + " 小时", cls: "due soon" };
+  }
+
+  function renderSolicitations() {
+    var rows = data.solicitations || [], now = new Date();
+    var panel = document.getElementById("solicit-panel"), list = document.getElementById("solicitations");
+    panel.hidden = rows.length === 0;
+    setText("solicit-count", rows.length ? "（" + rows.length + "项）" : "");
+    list.replaceChildren.apply(list, rows.map(function (row) {
+      var due = solicitationDue(row.deadline, now);
+      return el("li", { "data-id": row.solicitation_id }, [
+        el("span", { "class": "title", title: row.title }, [row.title]),
+        el("span", { "class": "deadline" }, ["截止 " + row.deadline_local]),
+        el("span", { "class": "answered" }, ["已报 " + row.answered + "/" + row.asked]),
+        el("span", { "class": due.cls, "data-deadline": row.deadline }, [due.text])]);
+    }));
+  }
+
   function render() {
     setText("period-names", data.quarter.name + " · " + data.year.name +
       (data.chosen_by === "latest_data" ? "（本年度暂无数据，显示最近一期）" : ""));
     setText("quarter-name", data.quarter.name);
     setText("year-name", data.year.name);
     renderKpis();
+    renderSolicitations();
     renderBoards(data.quarter, "quarter-boards", "q");
     renderBoards(data.year, "year-boards", "y");
     var officers = document.getElementById("officers");
@@ -178,6 +205,11 @@
     var weekday = { Sun: "日", Mon: "一", Tue: "二", Wed: "三", Thu: "四", Fri: "五", Sat: "六" }[p.weekday];
     setText("clock-time", clock(now));
     setText("clock-date", p.year + "年" + p.month + "月" + p.day + "日 星期" + weekday);
+    document.querySelectorAll("#solicitations [data-deadline]").forEach(function (node) {
+      var due = solicitationDue(node.getAttribute("data-deadline"), now);
+      node.textContent = due.text;
+      node.className = due.cls;
+    });
   }
 
   function checked() {
