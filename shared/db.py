@@ -45,3 +45,29 @@ async def connect_raw(url: str, *, role: str | None = None):
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(type_name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
     return conn
+
+
+def _jsonb_binary(value) -> bytes:
+    return b"\x01" + orjson.dumps(value)  # jsonb's binary format: a version byte, then the text
+
+
+def _jsonb_from_binary(data: bytes):
+    return orjson.loads(memoryview(data)[1:])
+
+
+async def _binary_codecs(conn) -> None:
+    # jsonb in binary: binary COPY needs a binary encoder for every column, and it saves the server a
+    # text conversion per value.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_binary, decoder=_jsonb_from_binary, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_raw_pool(url: str, *, role: str | None = None, size: int = 2):
+    """A small asyncpg pool (JSON through orjson, jsonb in binary) for a hot path that skips SQLAlchemy."""
+    import asyncpg
+
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url), server_settings=_role_settings(role), min_size=1, max_size=size, init=_binary_codecs
+    )

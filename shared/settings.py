@@ -10,6 +10,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/kaohe"
 
 
+def worker_count() -> int:
+    """Worker processes per service: `KAOHE_WORKERS`, else the CPUs this process may run on.
+
+    Several workers share one log safely: the order lock is in the database, the group committer of
+    each worker retries a race on a stream version, and the scoring projector is one leader per
+    database behind an advisory lock (the other workers' projectors stand by)."""
+    import os
+
+    configured = os.environ.get("KAOHE_WORKERS", "").strip()
+    if configured:
+        return max(1, int(configured))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     """Configuration shared by every service; each service may add its own database URL."""
 

@@ -21,7 +21,7 @@ import httpx
 from shared.auth import new_key
 from shared.db import asyncpg_dsn
 from shared.migrate import upgrade
-from shared.settings import REPO_ROOT, Settings
+from shared.settings import REPO_ROOT, Settings, worker_count
 from tools.devdb import EmbeddedPostgres
 
 SERVICES = (
@@ -104,6 +104,8 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
                 port,
                 "--timeout-graceful-shutdown",
                 "10",
+                "--workers",
+                str(worker_count()),
             ],
             cwd=REPO_ROOT,
             env=env,
