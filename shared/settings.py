@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     projector_batch_size: int = Field(1000, alias="KAOHE_PROJECTOR_BATCH", ge=1, le=50_000)
     projector_poll_seconds: float = Field(5.0, alias="KAOHE_PROJECTOR_POLL_SECONDS", gt=0)
     fold_cache_limit: int = Field(50_000, alias="KAOHE_FOLD_CACHE", ge=1)  # items/adoptions kept between chunks
+    fold_workers: int = Field(2, alias="KAOHE_FOLD_WORKERS", ge=1, le=64)  # what-if/audit folds at once
     projector_enabled: bool = Field(True, alias="KAOHE_PROJECTOR")
     pool_size: int = Field(20, alias="KAOHE_DB_POOL_SIZE", ge=1)
     db_roles: bool = Field(True, alias="KAOHE_DB_ROLES")  # each service SETs ROLE kaohe_<service>

@@ -115,10 +115,12 @@ async def get_policy(
     tags=["audit"],
     summary="A deduction's derivation, disputes and a replay check against the projection",
 )
-async def audit(event_id: str, state: StateDep, _principal: Annotated[Principal, require("audit")]) -> dict[str, Any]:
+async def audit(
+    event_id: str, request: Request, state: StateDep, _principal: Annotated[Principal, require("audit")]
+) -> dict[str, Any]:
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
-    return await audit_deduction(state, _uuid(event_id, "event"))
+    return await audit_deduction(state, _uuid(event_id, "event"), pool=request.app.state.fold_pool)
 
 
 @router.post(
@@ -154,14 +156,14 @@ async def rebuild_progress(
     summary="Every unit's points and rank under the current and a proposed policy",
 )
 async def post_what_if(
-    body: WhatIfRequest, state: StateDep, _principal: Annotated[Principal, require("what_if")]
+    body: WhatIfRequest, request: Request, state: StateDep, _principal: Annotated[Principal, require("what_if")]
 ) -> dict[str, Any]:
     """Folds the whole log in memory under both policies; nothing is stored."""
     try:
         period = parse_period(body.period)
     except BadPeriod as exc:
         raise Problem(422, "invalid_period", str(exc)) from exc
-    return await what_if(state, document=body.policy, period=period)
+    return await what_if(state, document=body.policy, period=period, pool=request.app.state.fold_pool)
 
 
 def _uuid(value: str, what: str) -> UUID:

@@ -5,6 +5,7 @@ import asyncio
 from fastapi import FastAPI
 
 from services.scoring.api import router
+from services.scoring.fold_pool import FoldPool
 from services.scoring.projector import Projector
 from shared.observability import projection_lag_probe
 from shared.problems import Problem
@@ -13,6 +14,8 @@ from shared.settings import Settings
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
+    app.state.fold_pool = FoldPool(state.settings.fold_workers)
+
     def projecting() -> bool:
         projector = getattr(app.state, "projector", None)
         return projector is not None and projector.status.role == "projecting"
@@ -41,6 +44,7 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
     await stop_task(getattr(app.state, "projector_task", None))
+    app.state.fold_pool.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

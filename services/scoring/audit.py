@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.scoring.fold_pool import FoldPool
 from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
@@ -148,6 +149,14 @@ async def replay_deduction(
     )
 
 
+async def replay_on_own_connection(*, url: str, role: str | None, **replay: Any) -> Replayed:
+    raw = await connect_raw(url, role=role)
+    try:
+        return await replay_deduction(raw, **replay)
+    finally:
+        await raw.close()
+
+
 def audit_body(
     *, event: RecordedEvent, disputes: list[dict[str, Any]], replayed: Replayed, projected: int, policies: PolicySet
 ) -> dict[str, Any]:
@@ -178,7 +187,7 @@ def audit_body(
     }
 
 
-async def audit_deduction(state: ServiceState, event_id: UUID) -> dict[str, Any]:
+async def audit_deduction(state: ServiceState, event_id: UUID, *, pool: FoldPool) -> dict[str, Any]:
     """The full audit of one deduction event (api.md precise answers 7 and 16)."""
     async with state.engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
@@ -189,18 +198,16 @@ async def audit_deduction(state: ServiceState, event_id: UUID) -> dict[str, Any]
             if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
                 year = event.data["year"]
             checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
-    raw = await connect_raw(state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings))
-    try:
-        replayed = await replay_deduction(
-            raw,
-            policies=state.policies,
-            zone=state.settings.zone,
-            event_id=str(event_id),
-            position=event.global_position,
-            year=year,
-            unit_id=unit_id,
-            checkpoint=checkpoint,
-        )
-    finally:
-        await raw.close()
+    replayed = await pool.run(  # the replay folds the log: in a fold worker, off the event loop
+        replay_on_own_connection,
+        url=state.settings.service_database_url("scoring"),
+        role=db_role("scoring", state.settings),
+        policies=state.policies,
+        zone=state.settings.zone,
+        event_id=str(event_id),
+        position=event.global_position,
+        year=year,
+        unit_id=unit_id,
+        checkpoint=checkpoint,
+    )
     return audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected, policies=state.policies)
