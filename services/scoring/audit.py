@@ -1,8 +1,10 @@
 """The audit of one deduction: the event as recorded, its disputes, and a replay of the raw log.
 
 Everything derived (clause, points, year totals before and after, revocation, the replay check)
-comes from folding the log with `fold.apply`, the projector's own function, so the audit can
-disagree with the stored projection only if the projection is wrong.
+comes from folding the raw log with `evolve`, the projector's own function, so the audit can
+disagree with the stored projection only if the projection is wrong. The replay folds only the
+unit's scope of the log (`unit_scope`: its unit stream, its items' streams, the period streams) —
+a unit's own lines depend on nothing else — in a fold worker process, off the event loop.
 """
 
 import asyncio
@@ -14,10 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring.fold_pool import FoldPool
-from services.scoring.log_reader import stream_log
+from services.scoring.log_reader import read_scope, stream_log
 from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
-from shared.domain.evolve import FoldState, Line, Outcome, evolve
+from shared.domain.evolve import FoldState, Line, LogEvent, Outcome, evolve
 from shared.domain.policy import PolicySet
 from shared.eventstore import find_events
 from shared.problems import Problem
@@ -31,6 +33,7 @@ WHERE stream_id = :stream AND type IN ('unit.deduction-disputed', 'unit.dispute-
   AND data->>'deduction_event_id' = :event_id
 ORDER BY global_position
 """
+_UNIT_ITEMS = "SELECT item_id FROM proj.items WHERE unit_id = :unit_id"
 _PROJECTED = """
 SELECT coalesce(sum(-points), 0) FROM proj.lines
 WHERE unit_id = :unit_id AND officer_id IS NULL AND points < 0 AND month BETWEEN :first AND :last
@@ -120,33 +123,92 @@ class Replayed:
     revoked_by: str | None
 
 
+# Items of the unit submitted after the projection's checkpoint (the projection lists those before).
+_LATER_ITEMS = (
+    "SELECT data->>'item_id' FROM eventlog.events WHERE type = 'item.submitted' "
+    "AND global_position > $1 AND data->>'unit_id' = $2"
+)
+
+
+async def unit_scope(raw_conn, *, unit_id: str, items: list[str], checkpoint: int, zone) -> list[LogEvent]:
+    """Every event the unit's own lines depend on, in log order, read in one snapshot: its unit
+    stream (registration, targets, deductions, assessments, disputes and revocations of them), the
+    streams of its items (submissions, adoptions and their revocations feed the month counts a month
+    close evaluates), and the period streams (closes, reopenings). The fold is per unit apart from
+    month closes, which evaluate every registered unit and so evaluate this one alone here with the
+    same state: its lines come out exactly as in a fold of the whole log (tests/test_audit_scope.py)."""
+    async with raw_conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await raw_conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
+        later = [row[0] for row in await raw_conn.fetch(_LATER_ITEMS, checkpoint, unit_id)]
+        streams = [f"unit-{unit_id}", *(f"item-{item}" for item in sorted(set(items) | set(later)))]
+        return await read_scope(raw_conn, streams=streams, until=head, zone=zone)
+
+
 async def replay_deduction(
-    raw_conn, *, policies: PolicySet, zone, event_id: str, position: int, year: int, unit_id: str, checkpoint: int
+    raw_conn,
+    *,
+    policies: PolicySet,
+    zone,
+    event_id: str,
+    position: int,
+    year: int,
+    unit_id: str,
+    checkpoint: int,
+    items: list[str] | None = None,
 ) -> Replayed:
-    """Fold the whole log once: the year's points around the event, at `checkpoint`, and now."""
-    tracker = YearDeductions(unit_id=unit_id, year=year)
-    state, line, before, after, recomputed = FoldState(), None, 0, 0, None
-    async for events in stream_log(raw_conn, zone=zone):
+    """Fold the unit's scope (or, with `items` None, the whole log) once: the year's points around
+    the event, at `checkpoint`, and now."""
+    if items is None:
+        chunks: Any = stream_log(raw_conn, zone=zone)
+    else:
+        chunks = _once(await unit_scope(raw_conn, unit_id=unit_id, items=items, checkpoint=checkpoint, zone=zone))
+    replayer = Replayer(
+        policies=policies, event_id=event_id, position=position, year=year, unit_id=unit_id, checkpoint=checkpoint
+    )
+    async for events in chunks:
+        replayer.feed(events)
+        await asyncio.sleep(0)  # a long replay is CPU work: let other work of the process run
+    return replayer.result()
+
+
+class Replayer:
+    """The replay itself, a pure fold over events in log order (the whole log or one unit's scope)."""
+
+    def __init__(self, *, policies: PolicySet, event_id: str, position: int, year: int, unit_id: str, checkpoint: int):
+        self.policies, self.event_id, self.position, self.checkpoint = policies, event_id, position, checkpoint
+        self.tracker = YearDeductions(unit_id=unit_id, year=year)
+        self.state = FoldState()
+        self.line: Line | None = None
+        self.before = self.after = 0
+        self.recomputed: int | None = None
+
+    def feed(self, events: list[LogEvent]) -> None:
+        tracker, position = self.tracker, self.position
         for event in events:
-            if recomputed is None and event.position > checkpoint:
-                recomputed = tracker.points
+            if self.recomputed is None and event.position > self.checkpoint:
+                self.recomputed = tracker.points
             if event.position == position:
-                before = tracker.points
-            state, outcome = evolve(state, event, policies)
+                self.before = tracker.points
+            self.state, outcome = evolve(self.state, event, self.policies)
             tracker.feed(outcome)
             if event.position == position:
-                after = tracker.points
-                line = next((l for l in outcome.lines if l.officer_id is None), None)
-        await asyncio.sleep(0)  # a long replay is CPU work: let the projector and other requests run
-    if line is None or line.points >= 0:
-        raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points")
-    return Replayed(
-        line=line,
-        before=before,
-        after=after,
-        recomputed=tracker.points if recomputed is None else recomputed,
-        revoked_by=tracker.revoked_by.get(event_id),
-    )
+                self.after = tracker.points
+                self.line = next((l for l in outcome.lines if l.officer_id is None), None)
+
+    def result(self) -> Replayed:
+        if self.line is None or self.line.points >= 0:
+            raise Problem(422, "not_a_deduction", f"event {self.event_id} deducts no points")
+        return Replayed(
+            line=self.line,
+            before=self.before,
+            after=self.after,
+            recomputed=self.tracker.points if self.recomputed is None else self.recomputed,
+            revoked_by=self.tracker.revoked_by.get(self.event_id),
+        )
+
+
+async def _once(events: list[LogEvent]):
+    yield events
 
 
 async def replay_on_own_connection(*, url: str, role: str | None, **replay: Any) -> Replayed:
@@ -197,6 +259,8 @@ async def audit_deduction(state: ServiceState, event_id: UUID, *, pool: FoldPool
             unit_id, year = event.data["unit_id"], event.occurred_at.astimezone(state.settings.zone).year
             if event.type == "unit.assessed":  # S1/D1 count in the year they assess (fold._assessed)
                 year = event.data["year"]
+            # the unit's items before the checkpoint and lines: the rebuild's switch takes items first too
+            items = [row[0] for row in await conn.execute(text(_UNIT_ITEMS), {"unit_id": unit_id})]
             checkpoint, projected = await projected_year(conn, unit_id=unit_id, year=year)
     replayed = await pool.run(  # the replay folds the log: in a fold worker, off the event loop
         replay_on_own_connection,
@@ -209,5 +273,6 @@ async def audit_deduction(state: ServiceState, event_id: UUID, *, pool: FoldPool
         year=year,
         unit_id=unit_id,
         checkpoint=checkpoint,
+        items=items,
     )
     return audit_body(event=event, disputes=disputes, replayed=replayed, projected=projected, policies=state.policies)

@@ -45,6 +45,21 @@ async def read_chunk(conn, *, after: int, until: int, limit: int, zone: ZoneInfo
     return list(map(LogEvent._make, await conn.fetch(_SELECT, after, until, limit, zone.key)))
 
 
+_UNIT_SCOPE = (
+    "SELECT event_id::text, global_position, type, occurred_at, "
+    "(extract(year FROM occurred_at AT TIME ZONE $3) * 100 + extract(month FROM occurred_at AT TIME ZONE $3))::int, "
+    "data FROM eventlog.events "
+    "WHERE (stream_id = ANY($1::text[]) OR stream_id LIKE 'period-%') AND global_position <= $2 "
+    "ORDER BY global_position"
+)
+
+
+async def read_scope(conn, *, streams: list[str], until: int, zone: ZoneInfo) -> list[LogEvent]:
+    """The events of `streams` and of every period stream (month closes), up to `until`, in log order:
+    what one unit's own lines depend on (see services/scoring/audit.py)."""
+    return list(map(LogEvent._make, await conn.fetch(_UNIT_SCOPE, streams, until, zone.key)))
+
+
 async def stream_log(
     conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None, chunk: int = 5000
 ) -> AsyncIterator[list[LogEvent]]:
