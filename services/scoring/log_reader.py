@@ -60,15 +60,31 @@ async def read_scope(conn, *, streams: list[str], until: int, zone: ZoneInfo) ->
     return list(map(LogEvent._make, await conn.fetch(_UNIT_SCOPE, streams, until, zone.key)))
 
 
+_RANGE = (
+    "SELECT event_id::text, global_position, type, occurred_at, "
+    "(extract(year FROM occurred_at AT TIME ZONE $3) * 100 + extract(month FROM occurred_at AT TIME ZONE $3))::int, "
+    "data FROM eventlog.events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position"
+)
+
+
 async def stream_log(
     conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None, chunk: int = 5000
 ) -> AsyncIterator[list[LogEvent]]:
-    """Every event with after < position <= until (the head when None), chunk by chunk."""
-    if until is None:
-        until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
-    while after < until:
-        events = await read_chunk(conn, after=after, until=until, limit=chunk, zone=zone)
-        if not events:
-            return
-        yield events
-        after = events[-1].position
+    """Every event with after < position <= until (the head when None), chunk by chunk.
+
+    One server-side cursor in a read-only snapshot, `chunk` rows a round trip: one index scan for
+    the whole read instead of one per page. The snapshot ends when the read does; if the caller
+    stops early and closes the connection first, there is nothing left to end.
+    """
+    nested = conn.is_in_transaction()  # then the caller's snapshot holds; a savepoint carries the cursor
+    snapshot = conn.transaction() if nested else conn.transaction(isolation="repeatable_read", readonly=True)
+    await snapshot.start()
+    try:
+        if until is None:
+            until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
+        cursor = await conn.cursor(_RANGE, after, until, zone.key)
+        while rows := await cursor.fetch(chunk):
+            yield list(map(LogEvent._make, rows))
+    finally:
+        if not conn.is_closed():
+            await snapshot.rollback()
