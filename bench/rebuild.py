@@ -65,7 +65,8 @@ async def _caught_up(client: httpx.AsyncClient, *, timeout: float) -> dict:
 
 async def catch_up_run(url: str, key: str, *, timeout: float = 3600) -> tuple[RebuildRun, services.Server]:
     """Start scoring on a loaded log with an empty projection; time until it has folded everything."""
-    server = await services.start("scoring", env=services.service_env(url, key))
+    # One worker: a rebuild is one process's job, and its RSS is the figure the target is about.
+    server = await services.start("scoring", env=services.service_env(url, key), workers=1)
     samples: list[int] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(server, samples, stop))

@@ -14,12 +14,12 @@ import os
 import sys
 import time
 
-from bench import dataset, load, machine, online, peer, raw, rebuild, report, services, sse
+from bench import audit, dataset, load, machine, online, peer, raw, rebuild, report, services, sse
 from bench.database import Databases
 from bench.results import Series
 from shared.settings import REPO_ROOT
 
-PHASES = ("raw", "peer", "ceiling", "online", "sse", "rebuild", "read-all")
+PHASES = ("raw", "peer", "ceiling", "online", "sse", "rebuild", "read-all", "audit")
 FULL = {
     "runs": 3,
     "seconds": 10.0,
@@ -241,6 +241,8 @@ class Bench:
                 await self._rebuild(url, "rebuild", runs=self.size["runs"])
             if "read-all" in self.phases:
                 await self._read_all(url, loaded)
+            if "audit" in self.phases:
+                await self._audit(url)
         finally:
             await self.dbs.drop(url)
         if self.args.huge and "rebuild" in self.phases:
@@ -273,6 +275,13 @@ class Bench:
             }
         )
 
+    async def _audit(self, url: str) -> None:
+        result = await audit.measure(self.dbs, url, self.key, probes=self.size["probes"])
+        series = self.s("audit", "probes")
+        series.add(result["probes"], result["p50"], result["p99"])
+        series.extra.update({"statuses": str(result["statuses"])})
+        self.say(f"audit: {result['probes']} deductions, p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms")
+
     async def _read_all(self, url: str, count: int) -> None:
         app = await asyncio.to_thread(peer.application, url, pool=2)
         try:
@@ -301,7 +310,7 @@ class Bench:
                 await self.ceiling()
             if self.phases & {"online", "sse"}:
                 await self.online()
-            if self.phases & {"rebuild", "read-all"}:
+            if self.phases & {"rebuild", "read-all", "audit"}:
                 await self.large_log()
             postgres = {"PostgreSQL": await self.dbs.server_version()}
         finally:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from shared.settings import REPO_ROOT
+from shared.settings import REPO_ROOT, worker_count
 
 APPS = {
     "ingest": "services.ingest.app:app",
@@ -20,8 +20,8 @@ APPS = {
     "ceiling": "bench.ceiling:app",
 }
 # The one set of uvicorn settings every measured server gets (ours and the ceiling alike), the
-# same as deploy/Dockerfile: one worker process, no access log.
-UVICORN_ARGS = ("--workers", "1", "--no-access-log", "--log-level", "warning")
+# same as deploy/entrypoint.sh: KAOHE_WORKERS worker processes (default: the CPUs), no access log.
+UVICORN_ARGS = ("--no-access-log", "--log-level", "warning")
 
 
 def free_port() -> int:
@@ -47,11 +47,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def peak_rss_bytes(self) -> int:
-        """VmHWM: the kernel's own high-water mark of the process's resident set."""
-        return _status_kb(self.process.pid, "VmHWM") * 1024
+        """VmHWM: the kernel's own high-water mark of the resident set, summed over the workers."""
+        return sum(_status_kb(pid, "VmHWM") for pid in _tree(self.process.pid)) * 1024
 
     def rss_bytes(self) -> int:
-        return _status_kb(self.process.pid, "VmRSS") * 1024
+        return sum(_status_kb(pid, "VmRSS") for pid in _tree(self.process.pid)) * 1024
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -61,6 +61,19 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's supervisor and its workers)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        try:
+            with open(f"/proc/{pids[index]}/task/{pids[index]}/children") as children:
+                pids += [int(child) for child in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        index += 1
+    return pids
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -81,6 +94,7 @@ async def start(
     log_dir: str = "/tmp",
     ready_path: str = "/readyz",
     timeout: float = 120.0,
+    workers: int | None = None,
 ) -> Server:
     """Start one app under uvicorn on a free port and wait until `ready_path` answers 200."""
     port = free_port()
@@ -88,7 +102,19 @@ async def start(
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", APPS[name], "--host", "127.0.0.1", "--port", str(port), *UVICORN_ARGS],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                APPS[name],
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *UVICORN_ARGS,
+                "--workers",
+                str(workers or worker_count()),
+            ],
             cwd=REPO_ROOT,
             env=full_env,
             stdout=log,

@@ -3,8 +3,9 @@
 #   ingest | scoring | reporting   one service under uvicorn (PORT overrides 8001/8002/8003)
 #   migrate                        alembic upgrade head on DATABASE_URL, then exit
 #   kaohe ARGS…                    the admin CLI (kaohe keys create --role office, …)
-# One uvicorn worker per container: scale with replicas, not workers (the scoring projector is
-# one per database anyway, behind an advisory lock). These are the settings bench/ measures.
+# KAOHE_WORKERS uvicorn worker processes per container (default: the CPUs it may use). Workers share
+# the log safely (the order lock is in the database; the scoring projector is one leader per
+# database behind an advisory lock, the other workers stand by). These are the settings bench/ measures.
 set -eu
 
 # Connection limits (shared/serving.py, docs/security.md "Slow and keyless clients"): request
@@ -12,7 +13,7 @@ set -eu
 # at most 16 KiB, at most KAOHE_LIMIT_CONCURRENCY connections (then 503); bodies are guarded by the
 # app (the key before the body; KAOHE_BODY_READ_TIMEOUT between reads, KAOHE_BODY_TIMEOUT in all).
 serve() {
-    exec uvicorn "$1" --host 0.0.0.0 --port "${PORT:-$2}" --workers 1 --no-access-log \
+    exec uvicorn "$1" --host 0.0.0.0 --port "${PORT:-$2}" --workers "${KAOHE_WORKERS:-$(nproc)}" --no-access-log \
         --log-config /app/shared/uvicorn-log.yaml \
         --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" --timeout-graceful-shutdown 20 \
         --http shared.serving:GuardedH11Protocol --timeout-keep-alive 5 \

@@ -88,20 +88,44 @@ async def connect_raw(
     return conn
 
 
-async def _json_codecs(conn) -> None:
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(type_name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+def _jsonb_binary(value) -> bytes:
+    return b"\x01" + orjson.dumps(value)  # jsonb's binary format: a version byte, then the text
 
 
-async def create_raw_pool(url: str, *, role: str | None = None, max_size: int = 4):
-    """A small plain asyncpg pool (JSON decoded with orjson), for work beside the request path."""
+def _jsonb_from_binary(data: bytes):
+    return orjson.loads(memoryview(data)[1:])
+
+
+async def _binary_codecs(conn) -> None:
+    # jsonb in binary: binary COPY needs a binary encoder for every column, and it saves the server a
+    # text conversion per value.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_binary, decoder=_jsonb_from_binary, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_raw_pool(
+    url: str,
+    *,
+    role: str | None = None,
+    min_size: int = 1,
+    max_size: int = 2,
+    idle_seconds: float = 0,
+    command_timeout: float | None = None,
+    connect_timeout: float = 60,
+):
+    """A small asyncpg pool (JSON through orjson, jsonb in binary) for work that skips SQLAlchemy: the
+    append path, the webhook worker. `idle_seconds`: give idle connections back after that long."""
     import asyncpg
 
     return await asyncpg.create_pool(
         asyncpg_dsn(url),
-        min_size=0,
-        max_size=max_size,
-        max_inactive_connection_lifetime=30,  # idle beside the request path: give connections back
         server_settings=_role_settings(role),
-        init=_json_codecs,
+        min_size=min_size,
+        max_size=max_size,
+        max_inactive_connection_lifetime=idle_seconds,
+        command_timeout=command_timeout,
+        timeout=connect_timeout,
+        init=_binary_codecs,
     )

@@ -189,3 +189,113 @@ async def position_at(conn: AsyncConnection, moment: datetime) -> int:
         {"moment": moment},
     )
     return int(result.scalar_one())
+
+
+# --- the append path on raw asyncpg (ingest's hot path: no SQLAlchemy layer per request) ------------
+# Plain INSERT/COPY/SELECT against eventlog.events, so they work on a plain or a partitioned log.
+STORED_COLUMNS = COLUMNS + ", content_hash"
+_INSERT_RAW = """
+    INSERT INTO eventlog.events
+        (event_id, stream_id, stream_version, type, schema_version, occurred_at, actor, data, metadata, content_hash)
+    SELECT e, s, v, t, $1, o, a, d, m, h
+    FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[], $6::timestamptz[],
+                $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::bytea[])
+         WITH ORDINALITY AS r(e, s, v, t, o, a, d, m, h, n)
+    ORDER BY n
+    RETURNING global_position, recorded_at
+"""
+COPY_COLUMNS = (
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "actor",
+    "data",
+    "metadata",
+    "content_hash",
+)
+# From this many records on, a group goes in by binary COPY (then its positions are read back).
+COPY_FROM = 64
+
+
+async def append_raw(conn: Any, records: Sequence[NewRecord]) -> list[tuple[int, datetime]]:
+    """`append` on a raw asyncpg connection inside the caller's transaction: (global_position,
+    recorded_at) per record, in the records' order. The log's triggers fire for
+    both shapes (the order lock is a statement-level BEFORE INSERT trigger, which COPY fires too).
+    Raises asyncpg's UniqueViolationError on a version or event id race."""
+    if len(records) >= COPY_FROM:
+        await conn.copy_records_to_table(
+            "events",
+            schema_name="eventlog",
+            columns=COPY_COLUMNS,
+            records=[
+                (
+                    r.event_id,
+                    r.stream_id,
+                    r.stream_version,
+                    r.type,
+                    SCHEMA_VERSION,
+                    r.occurred_at,
+                    r.actor,
+                    r.data,
+                    r.metadata,
+                    r.content_hash,
+                )
+                for r in records
+            ],
+        )
+        placed = {
+            row[0]: (row[1], row[2])
+            for row in await conn.fetch(
+                "SELECT event_id, global_position, recorded_at FROM eventlog.events WHERE event_id = ANY($1::uuid[])",
+                [r.event_id for r in records],
+            )
+        }
+        return [placed[r.event_id] for r in records]
+    rows = await conn.fetch(
+        _INSERT_RAW,
+        SCHEMA_VERSION,
+        [r.event_id for r in records],
+        [r.stream_id for r in records],
+        [r.stream_version for r in records],
+        [r.type for r in records],
+        [r.occurred_at for r in records],
+        [r.actor for r in records],
+        [r.data for r in records],
+        [r.metadata for r in records],
+        [r.content_hash for r in records],
+    )
+    return rows
+
+
+async def find_stored_raw(conn: Any, event_ids: Sequence[UUID]) -> dict[UUID, tuple[RecordedEvent, bytes]]:
+    """`find_events` on a raw asyncpg connection."""
+    if not event_ids:
+        return {}
+    found = {}
+    for row in await conn.fetch(
+        f"SELECT {STORED_COLUMNS} FROM eventlog.events WHERE event_id = ANY($1::uuid[])", list(event_ids)
+    ):
+        mapping = dict(row)
+        digest = bytes(mapping.pop("content_hash"))
+        found[mapping["event_id"]] = (RecordedEvent.model_construct(**mapping), digest)
+    return found
+
+
+async def stream_tails_raw(conn: Any, known: dict[str, int]) -> list[tuple[str, int, UUID, str, dict[str, Any], int]]:
+    """(stream, version, event_id, type, data, position) of every event after the known version of each
+    stream."""
+    if not known:
+        return []
+    return await conn.fetch(
+        """
+        SELECT e.stream_id, e.stream_version, e.event_id, e.type, e.data, e.global_position
+        FROM unnest($1::text[], $2::int[]) AS k(stream_id, version)
+        JOIN eventlog.events e ON e.stream_id = k.stream_id AND e.stream_version > k.version
+        ORDER BY e.stream_id, e.stream_version
+        """,
+        list(known),
+        list(known.values()),
+    )

@@ -152,6 +152,7 @@ def secondary_index_ddl(schema: str) -> list[str]:
         f"CREATE INDEX ON {schema}.lines (month, unit_id) WHERE officer_id IS NULL",
         f"CREATE INDEX ON {schema}.lines (officer_id, month) WHERE officer_id IS NOT NULL",
         f"CREATE INDEX ON {schema}.facts (month, unit_id)",
+        f"CREATE INDEX ON {schema}.items (unit_id)",  # an audit folds one unit's items (services/scoring/audit.py)
     ]
 
 

@@ -24,7 +24,7 @@ from shared.db import asyncpg_dsn
 from shared.migrate import upgrade
 from shared.observability import UVICORN_LOG_CONFIG
 from shared.serving import uvicorn_flags
-from shared.settings import REPO_ROOT, Settings
+from shared.settings import REPO_ROOT, Settings, worker_count
 from tools.devdb import EmbeddedPostgres
 from tools.urls import bind_host, service_url
 from tools.urls import port as service_port
@@ -132,6 +132,8 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen]:
                 "--log-config",
                 str(UVICORN_LOG_CONFIG),
                 *uvicorn_flags(env),
+                "--workers",
+                str(worker_count()),
             ],
             cwd=REPO_ROOT,
             env=env,

@@ -3,8 +3,9 @@
 import re
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from services.ingest.appender import append_events
@@ -76,19 +77,12 @@ def _parse_events(raw: list[Any]) -> tuple[list[Any], list[int], list[dict[str, 
 async def post_event(event: Annotated[NewEvent, Body()], request: Request, state: StateDep, principal: Appender):
     """Append one event; a retry with the same `event_id` and content answers 200 `duplicate`."""
     _authorize_types(principal, [event])
-    [appended] = await append_events(
-        state.engine,
-        [event],
-        policies=state.policies,
-        actor=principal.actor,
-        batch=False,
-        committer=request.app.state.committer,
-    )
+    [appended] = await append_events(request.app.state.committer, [event], actor=principal.actor, batch=False)
     request.app.state.metrics.appended([event.type] if not appended.duplicate else [])
     if appended.duplicate:
         body = DuplicateResult(**appended.stored.model_dump(), duplicate=True)
         return JSONResponse(body.model_dump(mode="json"), status_code=200)
-    return AppendResult(**appended.row)
+    return _json(_result(appended.row), 201)
 
 
 @router.post(
@@ -106,19 +100,36 @@ async def post_batch(batch: BatchIn, request: Request, state: StateDep, principa
     events, places, schema_errors = _parse_events(batch.events)
     _authorize_types(principal, events)
     appended = await append_events(
-        state.engine,
+        request.app.state.committer,
         events,
-        policies=state.policies,
         actor=principal.actor,
         batch=True,
-        committer=request.app.state.committer,
         indexes=places,
         schema_errors=schema_errors,
     )
     request.app.state.metrics.appended(e.type for e, a in zip(events, appended) if not a.duplicate)
-    body = BatchOut(results=[{**a.row, "duplicate": a.duplicate} for a in appended])
     status = 200 if all(a.duplicate for a in appended) else 201
-    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+    return _json({"results": [_result(a.row, a.duplicate) for a in appended]}, status)
+
+
+def _result(row: tuple, duplicate: bool | None = None) -> dict[str, Any]:
+    """An AppendResult (BatchResult with `duplicate`) as JSON-ready values, from the committer's row."""
+    event_id, position, stream_id, version, recorded_at = row
+    result = {
+        "event_id": event_id,
+        "global_position": position,
+        "stream_id": stream_id,
+        "stream_version": version,
+        "recorded_at": recorded_at,
+    }
+    if duplicate is not None:
+        result["duplicate"] = duplicate
+    return result
+
+
+def _json(content: Any, status: int) -> Response:
+    # orjson writes UUIDs and datetimes itself; OPT_UTC_Z gives pydantic's `Z` for UTC.
+    return Response(orjson.dumps(content, option=orjson.OPT_UTC_Z), status_code=status, media_type="application/json")
 
 
 @router.get("/events", response_model=EventsPage, summary="Read the log in global order")

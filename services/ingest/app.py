@@ -18,12 +18,18 @@ from shared.settings import Settings
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
-    app.state.committer = GroupCommitter(state.engine)
+    # The append path runs on raw asyncpg (one connection at a time: the committer's group); reads
+    # of the log stay on the SQLAlchemy engine.
+    settings = state.settings
+    url, role = settings.service_database_url("ingest"), db_role("ingest", settings)
+    app.state.append_pool = await create_raw_pool(
+        url, role=role, command_timeout=settings.db_statement_timeout, connect_timeout=settings.db_connect_timeout
+    )
+    app.state.committer = GroupCommitter(app.state.append_pool, state.policies)
     app.state.partition_keeper = asyncio.create_task(keep_partitions_ahead(state.engine), name="partition-keeper")
-    url, role = state.settings.service_database_url("ingest"), db_role("ingest", state.settings)
-    app.state.webhook_pool = await create_raw_pool(url, role=role, max_size=4)
-    if state.settings.webhooks_enabled:
-        worker = WebhookWorker(url=url, role=role, pool=app.state.webhook_pool, settings=state.settings)
+    app.state.webhook_pool = await create_raw_pool(url, role=role, min_size=0, max_size=4, idle_seconds=30)
+    if settings.webhooks_enabled:
+        worker = WebhookWorker(url=url, role=role, pool=app.state.webhook_pool, settings=settings)
         app.state.webhook_worker = worker
         app.state.webhook_task = asyncio.create_task(worker.run(), name="webhook-worker")
 
@@ -35,6 +41,7 @@ async def _stop(app: FastAPI, _state: ServiceState) -> None:
     if pool is not None:
         await pool.close()
     await app.state.committer.close()
+    await app.state.append_pool.close()
 
 
 def _document(schema: dict, _app: FastAPI) -> None:

@@ -135,6 +135,7 @@ async def get_policy(
 )
 async def audit(
     event_id: str,
+    request: Request,
     state: StateDep,
     _principal: Annotated[Principal, require("audit")],
     response: Response,
@@ -151,7 +152,7 @@ async def audit(
     """The event as recorded, its clause, disputes, the year's deduction points around it, the
     thresholds it crossed, and the unit's year recomputed from the raw log against the projection."""
     body, checkpoint = await audit_deduction(
-        state, _uuid(event_id, "event"), unit_id=unit_id, min_position=min_position
+        state, _uuid(event_id, "event"), unit_id=unit_id, min_position=min_position, pool=request.app.state.fold_pool
     )
     response.headers[POSITION_HEADER] = str(checkpoint)
     return body
@@ -190,10 +191,10 @@ async def rebuild_progress(
     summary="Every unit's points and rank under the current and a proposed policy",
 )
 async def post_what_if(
-    body: WhatIfRequest, state: StateDep, _principal: Annotated[Principal, require("what_if")]
+    body: WhatIfRequest, request: Request, state: StateDep, _principal: Annotated[Principal, require("what_if")]
 ) -> dict[str, Any]:
     """Folds the whole log in memory under both policies; nothing is stored."""
-    return await what_if(state, document=body.policy, period=period_of(body.period))
+    return await what_if(state, document=body.policy, period=period_of(body.period), pool=request.app.state.fold_pool)
 
 
 def _uuid(value: str, what: str) -> UUID:

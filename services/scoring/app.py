@@ -5,6 +5,7 @@ import asyncio
 from fastapi import FastAPI
 
 from services.scoring.api import router
+from services.scoring.fold_pool import FoldPool
 from services.scoring.metrics import projection_lag_probe
 from services.scoring.projector import Projector
 from shared.openapi_extras import body_example, extend_openapi, link
@@ -14,6 +15,8 @@ from shared.settings import Settings
 
 
 async def _start(app: FastAPI, state: ServiceState) -> None:
+    app.state.fold_pool = FoldPool(state.settings.fold_workers)
+
     def projecting() -> bool:
         projector = getattr(app.state, "projector", None)
         return projector is not None and projector.status.role == "projecting"
@@ -46,6 +49,7 @@ async def _start(app: FastAPI, state: ServiceState) -> None:
 
 async def _stop(app: FastAPI, _state: ServiceState) -> None:
     await stop_task(getattr(app.state, "projector_task", None))
+    app.state.fold_pool.close()
 
 
 def _document(schema: dict, app: FastAPI) -> None:

@@ -2,7 +2,9 @@
 
 Everything derived (clause, points, year totals before and after, revocation, the replay check)
 comes from folding the log with `evolve`, the projector's own function, so the audit can disagree
-with the stored projection only if the projection is wrong.
+with the stored projection only if the projection is wrong. The replay folds only the unit's
+scope of the log (`unit_scope`: its unit stream, its items' streams, the period and solicitation
+streams) — a unit's own lines depend on nothing else — in a fold worker process, off the event loop.
 
 A `solicitation.closed` is a deduction too: D7 for each asked unit with nothing on time, each line
 its own unit's, disputed and revoked unit by unit (rules.md "The office's year"). Its audit is one
@@ -19,10 +21,11 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.scoring.log_reader import stream_log
+from services.scoring.fold_pool import FoldPool
+from services.scoring.log_reader import read_scope, stream_log
 from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
-from shared.domain.evolve import FoldState, Line, Outcome, evolve
+from shared.domain.evolve import FoldState, Line, LogEvent, Outcome, evolve
 from shared.domain.policy import PolicySet
 from shared.eventstore import find_events
 from shared.problems import Problem
@@ -38,6 +41,12 @@ WHERE stream_id = :stream AND type IN ('unit.deduction-disputed', 'unit.dispute-
   AND data->>'deduction_event_id' = :event_id
 ORDER BY global_position
 """
+_UNIT_ITEMS = "SELECT item_id FROM proj.items WHERE unit_id = :unit_id"
+# Items of the unit submitted after the projection's checkpoint (the projection lists those before).
+_LATER_ITEMS = (
+    "SELECT data->>'item_id' FROM eventlog.events WHERE type = 'item.submitted' "
+    "AND global_position > $1 AND data->>'unit_id' = $2"
+)
 _PROJECTED = """
 SELECT coalesce(sum(-points), 0) FROM proj.lines
 WHERE unit_id = :unit_id AND officer_id IS NULL AND points < 0 AND month BETWEEN :first AND :last
@@ -181,36 +190,102 @@ def deducted_line(event_id: str, outcome: Outcome, unit_id: str | None) -> Line:
     return next(iter(lines.values()))
 
 
+async def unit_scope(raw_conn, *, unit_id: str, items: list[str], checkpoint: int, zone) -> list[LogEvent]:
+    """Every event the unit's own lines depend on, in log order, read in one snapshot: its unit
+    stream (registration, targets, deductions, assessments, disputes and revocations of them), the
+    streams of its items (submissions, adoptions and their revocations feed the month counts a month
+    close evaluates), the period streams (closes, reopenings) and the solicitation streams (a close
+    deducts D7 from the asked units that did not answer in time). Month closes and solicitations
+    evaluate every registered unit, so here they evaluate this one alone with the same state: its
+    lines come out exactly as in a fold of the whole log (tests/test_audit_scope.py)."""
+    async with raw_conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await raw_conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
+        later = [row[0] for row in await raw_conn.fetch(_LATER_ITEMS, checkpoint, unit_id)]
+        streams = [f"unit-{unit_id}", *(f"item-{item}" for item in sorted(set(items) | set(later)))]
+        return await read_scope(raw_conn, streams=streams, until=head, zone=zone)
+
+
+async def _once(events: list[LogEvent]):
+    yield events
+
+
 async def replay_deduction(
-    raw_conn, *, policies: PolicySet, zone, event_id: str, position: int, unit_id: str | None, checkpoint: int
+    raw_conn,
+    *,
+    policies: PolicySet,
+    zone,
+    event_id: str,
+    position: int,
+    unit_id: str | None,
+    checkpoint: int,
+    items: list[str] | None = None,
 ) -> Replayed:
-    """Fold the whole log once: the unit's year points around the event, at `checkpoint`, and now."""
-    tracker = YearDeductions()
-    state: FoldState = FoldState()
-    line: Line | None = None
-    at_checkpoint: dict[tuple[str, int], int] | None = None
-    before = after = 0
-    async for events in stream_log(raw_conn, zone=zone):
+    """Fold the unit's scope (with `items` None, the whole log) once: the unit's year points around
+    the event, at `checkpoint`, and now."""
+    if items is None or unit_id is None:
+        chunks: Any = stream_log(raw_conn, zone=zone)
+    else:
+        chunks = _once(await unit_scope(raw_conn, unit_id=unit_id, items=items, checkpoint=checkpoint, zone=zone))
+    replayer = Replayer(policies=policies, event_id=event_id, position=position, unit_id=unit_id, checkpoint=checkpoint)
+    async for events in chunks:
+        replayer.feed(events)
+        await asyncio.sleep(0)  # a long replay is CPU work: let other work of the process run
+    return replayer.result()
+
+
+class Replayer:
+    """The replay itself, a pure fold over events in log order (the whole log or one unit's scope)."""
+
+    def __init__(self, *, policies: PolicySet, event_id: str, position: int, unit_id: str | None, checkpoint: int):
+        self.policies, self.event_id, self.position = policies, event_id, position
+        self.unit_id, self.checkpoint = unit_id, checkpoint
+        self.tracker = YearDeductions()
+        self.state = FoldState()
+        self.line: Line | None = None
+        self.at_checkpoint: dict[tuple[str, int], int] | None = None
+        self.before = self.after = 0
+        self.refused: Problem | None = None  # raised by `result`, once the fold is done
+
+    def feed(self, events: list[LogEvent]) -> None:
+        tracker = self.tracker
         for event in events:
-            if at_checkpoint is None and event.position > checkpoint:
-                at_checkpoint = tracker.snapshot()
-            state, outcome = evolve(state, event, policies)
+            if self.at_checkpoint is None and event.position > self.checkpoint:
+                self.at_checkpoint = tracker.snapshot()
+            self.state, outcome = evolve(self.state, event, self.policies)
             tracker.feed(outcome)
-            if event.position == position:
-                line = deducted_line(event_id, outcome, unit_id)
-                after = tracker.points(line.unit_id, line.month // 100)
-                before = after + line.points  # this event's own line is the only change
-        await asyncio.sleep(0)  # a long replay is CPU work: let the projector and other requests run
-    if line is None:
-        raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points")
-    key = (line.unit_id, line.month // 100)
-    return Replayed(
-        line=line,
-        before=before,
-        after=after,
-        recomputed=(tracker.snapshot() if at_checkpoint is None else at_checkpoint).get(key, 0),
-        revoked_by=tracker.revoked_by(line.unit_id, event_id),
-    )
+            if event.position == self.position:
+                try:
+                    line = self.line = deducted_line(self.event_id, outcome, self.unit_id)
+                except Problem as problem:
+                    self.refused = problem
+                    continue
+                self.after = tracker.points(line.unit_id, line.month // 100)
+                self.before = self.after + line.points  # this event's own line is the only change
+
+    def result(self) -> Replayed:
+        if self.refused is not None:
+            raise self.refused
+        line = self.line
+        if line is None:
+            raise Problem(422, "not_a_deduction", f"event {self.event_id} deducts no points")
+        key = (line.unit_id, line.month // 100)
+        at_checkpoint = self.tracker.snapshot() if self.at_checkpoint is None else self.at_checkpoint
+        return Replayed(
+            line=line,
+            before=self.before,
+            after=self.after,
+            recomputed=at_checkpoint.get(key, 0),
+            revoked_by=self.tracker.revoked_by(line.unit_id, self.event_id),
+        )
+
+
+async def replay_on_own_connection(*, url: str, role: str | None, **replay: Any) -> Replayed:
+    """The replay in a fold worker process, on a connection of its own."""
+    raw = await connect_raw(url, role=role)
+    try:
+        return await replay_deduction(raw, **replay)
+    finally:
+        await raw.close()
 
 
 def audit_body(
@@ -244,31 +319,43 @@ def audit_body(
 
 
 async def audit_deduction(
-    state: ServiceState, event_id: UUID, *, unit_id: str | None = None, min_position: int | None = None
+    state: ServiceState,
+    event_id: UUID,
+    *,
+    pool: FoldPool,
+    unit_id: str | None = None,
+    min_position: int | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The full audit of one deduction event (api.md precise answers 7 and 16) for one unit, and the
     projection position it reflects. Reads where projection reads go (the standby when configured)."""
 
-    async def read(conn: AsyncConnection) -> tuple[RecordedEvent, int]:
+    async def read(conn: AsyncConnection) -> tuple[RecordedEvent, int, str | None, list[str] | None]:
         event = await recorded_deduction(conn, event_id)
         if unit_id is not None and event.type != "solicitation.closed" and event.data["unit_id"] != unit_id:
             raise Problem(422, "not_a_deduction", f"event {event_id} deducts no points from unit {unit_id}")
-        return event, await checkpoint_of(conn)
+        # Whose scope to replay: the event's unit, or the unit named for a close (a close without one
+        # replays the whole log, which finds the units it deducted).
+        scope_unit = unit_id if event.type == "solicitation.closed" else event.data["unit_id"]
+        items = None
+        if scope_unit is not None:
+            items = [row[0] for row in await conn.execute(text(_UNIT_ITEMS), {"unit_id": scope_unit})]
+        return event, await checkpoint_of(conn), scope_unit, items
 
-    (event, checkpoint), position = await read_projection(state.reads, min_position, read, primary=state.engine)
-    raw = await connect_raw(state.settings.read_url("scoring"), role=db_role("scoring", state.settings))
-    try:
-        replayed = await replay_deduction(
-            raw,
-            policies=state.policies,
-            zone=state.settings.zone,
-            event_id=str(event_id),
-            position=event.global_position,
-            unit_id=unit_id,
-            checkpoint=checkpoint,
-        )
-    finally:
-        await raw.close()
+    (event, checkpoint, scope_unit, items), position = await read_projection(
+        state.reads, min_position, read, primary=state.engine
+    )
+    replayed = await pool.run(  # the replay folds the log: in a fold worker, off the event loop
+        replay_on_own_connection,
+        url=state.settings.read_url("scoring"),
+        role=db_role("scoring", state.settings),
+        policies=state.policies,
+        zone=state.settings.zone,
+        event_id=str(event_id),
+        position=event.global_position,
+        unit_id=scope_unit,
+        checkpoint=checkpoint,
+        items=items,
+    )
     async with state.reads.connect() as conn:
         disputes = await disputes_of(conn, event, replayed.unit_id)
         projected = await projected_year(conn, unit_id=replayed.unit_id, year=replayed.year, checkpoint=checkpoint)

@@ -8,8 +8,13 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.evolve import LogEvent
 
+# The server finds each event's local month (in C, per row) so that a row becomes the fold's LogEvent
+# in one tuple construction: the columns are LogEvent's fields in order. Python's zoneinfo and the
+# server's time zone data are both the IANA database (tests/test_read_all.py compares them).
 _SELECT = (
-    "SELECT event_id::text, global_position, type, occurred_at, data FROM eventlog.events "
+    "SELECT event_id::text, global_position, type, occurred_at, "
+    "(extract(year FROM occurred_at AT TIME ZONE $4) * 100 + extract(month FROM occurred_at AT TIME ZONE $4))::int, "
+    "data FROM eventlog.events "
     "WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
 )
 
@@ -37,30 +42,51 @@ def local_month(moment: datetime, zone: ZoneInfo) -> int:
 
 async def read_chunk(conn, *, after: int, until: int, limit: int, zone: ZoneInfo) -> list[LogEvent]:
     """Up to `limit` events with after < position <= until."""
-    rows = await conn.fetch(_SELECT, after, until, limit)
-    starts, keys = _month_starts(zone)
-    events, low, high, month = [], 0.0, 0.0, 0
-    for event_id, position, type_name, occurred_at, data in rows:
-        moment = occurred_at.timestamp()
-        if not low <= moment < high:  # the log runs in time order, mostly: the month of the one before
-            index = bisect_right(starts, moment) - 1
-            if 0 <= index < len(keys) - 1:
-                low, high, month = starts[index], starts[index + 1], keys[index]
-            else:
-                low, high, month = 0.0, 0.0, local_month(occurred_at, zone)
-        events.append(LogEvent(event_id, position, type_name, occurred_at, month, data))
-    return events
+    return list(map(LogEvent._make, await conn.fetch(_SELECT, after, until, limit, zone.key)))
+
+
+_UNIT_SCOPE = (
+    "SELECT event_id::text, global_position, type, occurred_at, "
+    "(extract(year FROM occurred_at AT TIME ZONE $3) * 100 + extract(month FROM occurred_at AT TIME ZONE $3))::int, "
+    "data FROM eventlog.events "
+    "WHERE (stream_id = ANY($1::text[]) OR stream_id LIKE 'period-%' OR stream_id LIKE 'solicitation-%') "
+    "AND global_position <= $2 "
+    "ORDER BY global_position"
+)
+
+
+async def read_scope(conn, *, streams: list[str], until: int, zone: ZoneInfo) -> list[LogEvent]:
+    """The events of `streams`, of every period stream (month closes) and every solicitation stream (a
+    close deducts D7), up to `until`, in log order:
+    what one unit's own lines depend on (see services/scoring/audit.py)."""
+    return list(map(LogEvent._make, await conn.fetch(_UNIT_SCOPE, streams, until, zone.key)))
+
+
+_RANGE = (
+    "SELECT event_id::text, global_position, type, occurred_at, "
+    "(extract(year FROM occurred_at AT TIME ZONE $3) * 100 + extract(month FROM occurred_at AT TIME ZONE $3))::int, "
+    "data FROM eventlog.events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position"
+)
 
 
 async def stream_log(
     conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None, chunk: int = 5000
 ) -> AsyncIterator[list[LogEvent]]:
-    """Every event with after < position <= until (the head when None), chunk by chunk."""
-    if until is None:
-        until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
-    while after < until:
-        events = await read_chunk(conn, after=after, until=until, limit=chunk, zone=zone)
-        if not events:
-            return
-        yield events
-        after = events[-1].position
+    """Every event with after < position <= until (the head when None), chunk by chunk.
+
+    One server-side cursor in a read-only snapshot, `chunk` rows a round trip: one index scan for
+    the whole read instead of one per page. The snapshot ends when the read does; if the caller
+    stops early and closes the connection first, there is nothing left to end.
+    """
+    nested = conn.is_in_transaction()  # then the caller's snapshot holds; a savepoint carries the cursor
+    snapshot = conn.transaction() if nested else conn.transaction(isolation="repeatable_read", readonly=True)
+    await snapshot.start()
+    try:
+        if until is None:
+            until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
+        cursor = await conn.cursor(_RANGE, after, until, zone.key)
+        while rows := await cursor.fetch(chunk):
+            yield list(map(LogEvent._make, rows))
+    finally:
+        if not conn.is_closed():
+            await snapshot.rollback()

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from services.scoring.fold_pool import FoldPool
 from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
@@ -113,11 +114,25 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
     }
 
 
-async def what_if(state: ServiceState, *, document: Any, period: Period) -> dict[str, Any]:
-    """POST /v1/what-if: validate the document, then compare on a connection of our own."""
+async def what_if(state: ServiceState, *, document: Any, period: Period, pool: FoldPool) -> dict[str, Any]:
+    """POST /v1/what-if: validate the document, then compare in a fold worker (off the event loop)."""
     proposed = proposed_policy(document)
-    raw = await connect_raw(state.settings.service_database_url("scoring"), role=db_role("scoring", state.settings))
+    return await pool.run(
+        compare_on_own_connection,
+        url=state.settings.service_database_url("scoring"),
+        role=db_role("scoring", state.settings),
+        policies=state.policies,
+        proposed=proposed,
+        period=period,
+        zone=state.settings.zone,
+    )
+
+
+async def compare_on_own_connection(
+    *, url: str, role: str | None, policies: PolicySet, proposed: Policy, period: Period, zone: ZoneInfo
+) -> dict[str, Any]:
+    raw = await connect_raw(url, role=role)
     try:
-        return await compare(raw, policies=state.policies, proposed=proposed, period=period, zone=state.settings.zone)
+        return await compare(raw, policies=policies, proposed=proposed, period=period, zone=zone)
     finally:
         await raw.close()

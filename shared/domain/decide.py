@@ -85,15 +85,16 @@ class Decided:
 def referenced_streams(event: Envelope) -> Iterable[str]:
     """Every stream whose events the checks of `event` read."""
     data: Any = event.data  # type: ignore[attr-defined]
+    fields = data.__dict__  # a model's fields; getattr of an absent one is slow on pydantic models
     for name, prefix in (("unit_id", "unit"), ("item_id", "item"), ("officer_id", "officer")):
-        value = getattr(data, name, None)
+        value = fields.get(name)
         if value:
             yield f"{prefix}-{value}"
-    for officer in getattr(data, "authors", None) or []:
+    for officer in fields.get("authors") or []:
         yield f"officer-{officer}"
-    for officer in getattr(data, "responsible_officers", None) or []:
+    for officer in fields.get("responsible_officers") or []:
         yield f"officer-{officer}"
-    for contributor in getattr(data, "contributors", None) or []:
+    for contributor in fields.get("contributors") or []:
         yield f"unit-{contributor.unit_id}"
     for unit_id in getattr(data, "unit_ids", None) or []:
         yield f"unit-{unit_id}"
@@ -106,8 +107,9 @@ def referenced_streams(event: Envelope) -> Iterable[str]:
 
 def referenced_events(event: Envelope) -> Iterable[UUID]:
     """Events that `event` names (a revocation's target, a disputed deduction)."""
+    fields = event.data.__dict__  # type: ignore[attr-defined]
     for name in ("target_event_id", "deduction_event_id"):
-        value = getattr(event.data, name, None)  # type: ignore[attr-defined]
+        value = fields.get(name)
         if value:
             yield value
 

@@ -134,7 +134,7 @@ class ItemSubmittedData(Data):
     unit_id: Id
     title: Text
     kind: ItemKind
-    authors: Officers = []
+    authors: Officers = Field(default_factory=list, json_schema_extra={"default": []})  # no deepcopy per event
     urgent: StrictBool = False
     solicited: StrictBool = False
     solicitation_id: Id | None = None  # the 约稿 it answers (rules.md "The office's year")
@@ -151,7 +151,9 @@ class ItemAdoptedData(Data):
     kind: ItemKind | None = None
     publication: Text | None = None
     issue: Text | None = None
-    contributors: Annotated[list[Contributor], Field(max_length=100)] = []
+    contributors: Annotated[list[Contributor], Field(max_length=100)] = Field(
+        default_factory=list, json_schema_extra={"default": []}
+    )
 
 
 class ItemEndorsedData(Data):
@@ -163,7 +165,7 @@ class ItemEndorsedData(Data):
 
 class DeductionData(Data):
     unit_id: Id
-    responsible_officers: Officers = []
+    responsible_officers: Officers = Field(default_factory=list, json_schema_extra={"default": []})
     note: Note | None = None
 
 
@@ -258,7 +260,8 @@ class Envelope(BaseModel):
 
     event_id: UUID | None = None
     occurred_at: Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_representable)]
-    metadata: dict[str, Any] = {}
+    # A factory, not `= {}`: pydantic deep-copies a mutable default for every event it validates.
+    metadata: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"default": {}})
     expected_version: Annotated[int, Field(ge=0, le=2**31 - 1, strict=True)] | None = None
 
 
