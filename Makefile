@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Extra pytest arguments: make test ARGS="-k ranking -x"
 ARGS ?=
 
-.PHONY: install run test test-domain lint faults migrate demo bench clean
+.PHONY: install run test test-domain test-db test-http lint faults migrate demo bench clean
 
 install: $(STAMP)
 
@@ -27,9 +27,16 @@ run: install
 test: install
 	$(PY) -m tools.testrun -- -q $(ARGS)
 
-# The pure rulebook's tests: no database, a few seconds.
+# The tests by kind, each on its own: the pure rulebook (no database, seconds); the database
+# alone; the services through HTTP (make test runs all three).
 test-domain: install
 	$(PY) -m pytest -q tests/domain $(ARGS)
+
+test-db: install
+	$(PY) -m tools.testrun -- -q tests/db $(ARGS)
+
+test-http: install
+	$(PY) -m tools.testrun -- -q tests/http $(ARGS)
 
 # Lint, format and types (pyproject.toml configures ruff and mypy); CI runs it before the tests.
 lint: install

@@ -1,5 +1,5 @@
 """What the OpenAPI says about events: each `data` field in Chinese and English, and an example
-body for every event type (each is checked against the models by tests/test_openapi_docs.py)."""
+body for every event type (each is checked against the models by tests/http/test_openapi_docs.py)."""
 
 from typing import Any
 

@@ -197,7 +197,7 @@ async def unit_scope(raw_conn, *, unit_id: str, items: list[str], checkpoint: in
     close evaluates), the period streams (closes, reopenings) and the solicitation streams (a close
     deducts D7 from the asked units that did not answer in time). Month closes and solicitations
     evaluate every registered unit, so here they evaluate this one alone with the same state: its
-    lines come out exactly as in a fold of the whole log (tests/test_audit_scope.py)."""
+    lines come out exactly as in a fold of the whole log (tests/domain/test_audit_scope.py)."""
     async with raw_conn.transaction(isolation="repeatable_read", readonly=True):
         head = await raw_conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
         later = [row[0] for row in await raw_conn.fetch(_LATER_ITEMS, checkpoint, unit_id)]

@@ -10,7 +10,7 @@ from shared.domain.evolve import LogEvent
 
 # The server finds each event's local month (in C, per row) so that a row becomes the fold's LogEvent
 # in one tuple construction: the columns are LogEvent's fields in order. Python's zoneinfo and the
-# server's time zone data are both the IANA database (tests/test_read_all.py compares them).
+# server's time zone data are both the IANA database (tests/http/test_read_all.py compares them).
 _SELECT = (
     "SELECT event_id::text, global_position, type, occurred_at, "
     "(extract(year FROM occurred_at AT TIME ZONE $4) * 100 + extract(month FROM occurred_at AT TIME ZONE $4))::int, "

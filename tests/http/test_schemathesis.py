@@ -74,7 +74,7 @@ def test_the_service_answers_every_generated_request_as_its_schema_says(servers,
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
-        str(Path(__file__).parent / "support" / "schemathesis.toml"),
+        str(Path(__file__).parents[1] / "support" / "schemathesis.toml"),
         "run",
         f"{server.url}/openapi.json",
         "--header",
@@ -94,7 +94,7 @@ def test_the_service_answers_every_generated_request_as_its_schema_says(servers,
         "--suppress-health-check",
         "all",
         "--no-color",
-        # an event stream never ends, so no fuzzed request of it could finish (tests/test_reporting_stream.py)
+        # an event stream never ends, so no fuzzed request of it could finish (tests/http/test_reporting_stream.py)
         "--exclude-path",
         "/v1/rankings/units/stream",
     ]

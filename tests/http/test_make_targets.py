@@ -21,7 +21,7 @@ def run_testrun(tmp_path, *pytest_args: str) -> subprocess.CompletedProcess:
 
 
 def test_make_test_runs_on_an_embedded_server_and_removes_it(tmp_path):
-    result = run_testrun(tmp_path, "tests/test_end_to_end.py")
+    result = run_testrun(tmp_path, "tests/http/test_end_to_end.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "embedded PostgreSQL at postgresql+asyncpg://postgres@127.0.0.1:" in result.stderr
     assert "1 passed" in result.stdout
@@ -29,7 +29,7 @@ def test_make_test_runs_on_an_embedded_server_and_removes_it(tmp_path):
 
 
 def test_pytests_exit_code_passes_through(tmp_path):
-    result = run_testrun(tmp_path, "tests/test_end_to_end.py", "-k", "no_test_has_this_name")
+    result = run_testrun(tmp_path, "tests/http/test_end_to_end.py", "-k", "no_test_has_this_name")
     assert result.returncode == 5, result.stdout + result.stderr  # pytest: no tests collected
 
 

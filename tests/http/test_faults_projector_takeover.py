@@ -20,7 +20,7 @@ from tests.support.compare import (
     projection_snapshot,
 )
 from tests.support.servers import start, wait_until
-from tests.test_rebuild import wait_for_job
+from tests.http.test_rebuild import wait_for_job
 
 pytestmark = pytest.mark.faults
 

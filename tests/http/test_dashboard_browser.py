@@ -17,7 +17,7 @@ import httpx
 from tests.support.cdp import Browser, ensure_chromium
 from tests.support.harness import ADMIN_KEY
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "dashboard.png"
 APPS = {
     "ingest": "services.ingest.app:app",

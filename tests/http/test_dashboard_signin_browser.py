@@ -27,7 +27,7 @@ from tests.support.cdp import Browser, ensure_chromium
 from tests.support.harness import ADMIN_KEY
 from tools.devdb import free_port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "dashboard.png"
 APPS = {
     "ingest": "services.ingest.app:app",

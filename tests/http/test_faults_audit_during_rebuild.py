@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.bulk import batches, bulk_events
 from tests.support.harness import running_kaohe
-from tests.test_rebuild import wait_for_job
+from tests.http.test_rebuild import wait_for_job
 
 pytestmark = pytest.mark.faults
 REBUILDS = 6

@@ -11,7 +11,7 @@ from services.scoring.audit import Replayer
 from shared.domain.events import stream_of
 from shared.domain.evolve import LogEvent
 from shared.problems import Problem
-from tests.test_fold_properties import POLICIES, STEPS, Model, log_event
+from tests.http.test_fold_properties import POLICIES, STEPS, Model, log_event
 
 AT = "2026-01-01T00:00:00Z"
 
