@@ -100,8 +100,8 @@ class BodyLimit:
         if settings is not None:
             try:
                 await principal_from_headers(scope["app"], headers, public=False)
-            except Problem as problem:
-                return await _answer(problem, scope, receive, send, headers=CLOSE)
+            except Problem as refused:
+                return await _answer(refused, scope, receive, send, headers=CLOSE)
         limit = self.limits.get(scope["path"], self.default_limit)
         declared = headers.get("content-length")
         too_large = Problem(413, "payload_too_large", f"the request body is over {limit} bytes")

@@ -186,7 +186,7 @@ def _describe_roles(app: FastAPI, schema: dict[str, Any]) -> None:
         if not route.include_in_schema:
             continue
         found = _permission_of(route)
-        for method in route.methods:
+        for method in route.methods or ():
             operation = paths.get(path, {}).get(method.lower())
             if operation is None:
                 continue

@@ -11,6 +11,7 @@ seconds (default 10) of its first byte or of the previous response. Bodies are g
 
 import asyncio
 import os
+from collections.abc import Mapping
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -20,7 +21,7 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_CONNECTIONS = 1000
 
 
-def uvicorn_flags(env: dict[str, str] | None = None) -> list[str]:
+def uvicorn_flags(env: Mapping[str, str] | None = None) -> list[str]:
     """The uvicorn command-line options for the limits (deploy/entrypoint.sh spells out the same)."""
     env = os.environ if env is None else env
     return [

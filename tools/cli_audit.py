@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -265,7 +265,7 @@ def terminal_safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def table(headers: list[str], rows: list[tuple[str, ...]]) -> str:
+def table(headers: list[str], rows: Sequence[tuple[object, ...]]) -> str:
     """A plain-text table; the last column is left unpadded (it holds the long clause texts)."""
     cells = [[terminal_safe(str(cell)) for cell in row] for row in [list(headers)] + [list(row) for row in rows]]
     widths = [max(display_width(row[i]) for row in cells) for i in range(len(headers))]

@@ -81,7 +81,7 @@ def plan(rows: list[Row], zone: ZoneInfo) -> list[Planned]:
         events = []
         if item not in submitted:
             submitted.add(item)
-            data = {"item_id": item, "unit_id": row.unit_id, "title": row.title, "kind": row.kind}
+            data: dict[str, Any] = {"item_id": item, "unit_id": row.unit_id, "title": row.title, "kind": row.kind}
             if row.authors:
                 data["authors"] = row.authors
             events.append(_event("item.submitted", at(first_day[item]), data))

@@ -8,10 +8,12 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 from shared.auth import ROLES, create_key
 from shared.db import make_engine
@@ -40,7 +42,7 @@ async def _create(url: str, *, role: str, name: str, unit_id: str | None) -> str
         await engine.dispose()
 
 
-async def _list(url: str) -> list:
+async def _list(url: str) -> Sequence[Row[Any]]:
     engine = make_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:

@@ -189,7 +189,7 @@ async def run_async(args: argparse.Namespace, *, transport: httpx.AsyncBaseTrans
     print(f"kaohe demo: seed {args.seed}, {args.units} units, {args.officers} officers, {span}")
     if args.dry_run:
         counts = Counter(event["type"] for event in events)
-        summary = {"events": sum(counts.values()), "by_type": dict(sorted(counts.items()))}
+        summary: dict[str, Any] = {"events": sum(counts.values()), "by_type": dict(sorted(counts.items()))}
     else:
         key = admin_key(args.key)
         if not key:

@@ -13,7 +13,7 @@ import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -116,7 +116,7 @@ def _poisson(rng: random.Random, lam: float) -> int:
 Table = tuple[tuple[Any, ...], tuple[float, ...]]
 
 
-def _table(weights: dict[Any, float]) -> Table:
+def _table(weights: Mapping[Any, float]) -> Table:
     return tuple(weights), tuple(itertools.accumulate(weights.values()))
 
 
@@ -126,9 +126,10 @@ def _draw(rng: random.Random, table: Table) -> Any:
     return keys[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
 
 
-def _pick(rng: random.Random, weights: dict[str, float], k: int) -> list[str]:
+def _pick(rng: random.Random, weights: Mapping[str, float], k: int) -> list[str]:
     """Up to k distinct keys, drawn by weight."""
-    options, chosen = dict(weights), []
+    options = dict(weights)
+    chosen: list[str] = []
     while options and len(chosen) < k:
         key = _draw(rng, _table(options))
         chosen.append(key)
@@ -291,7 +292,7 @@ class District:
             if index in stretched:
                 submissions = max(2, math.ceil(rate * unit.activity * 1.4))
             unit.target = (submissions, max(1, round(submissions * rng.uniform(0.3, 0.5))))
-            slots = [(None, unit.target)]
+            slots: list[tuple[int | None, tuple[int, int]]] = [(None, unit.target)]
             if self.months >= 2 and rng.random() < 0.3:  # 春节: a lighter February
                 slots.append((2, (max(1, submissions // 2), max(0, unit.target[1] - 1))))
             if self.months >= 12 and rng.random() < 0.15:  # 年末: a heavier December

@@ -90,7 +90,7 @@ SURNAMES = (
 GIVEN_CHARS = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚英华建国文红斌玲辉鹏飞宇浩凯晨欣怡婷雪梅峰波亮琳晓东海燕"
 
 # Work a unit writes about, so that a title reads like that unit's news.
-DEPARTMENT_TOPICS = {
+DEPARTMENT_TOPICS: dict[str, tuple[str, ...]] = {
     "区发展和改革委员会": ("推进重大项目建设", "做好经济运行监测分析", "推动民营经济高质量发展"),
     "区教育局": ("推进义务教育优质均衡发展", "落实“双减”政策", "做好学校安全管理"),
     "区公安分局": ("深化平安建设", "开展夏季治安打击整治行动", "推进“放管服”改革便民利企"),

@@ -43,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SUPERUSER = "postgres"
 SERVER_CONF = """
@@ -141,7 +142,10 @@ def candidate_bindirs() -> list[Path]:
 
 def _major_version(bindir: Path) -> str:
     out = subprocess.run([str(bindir / "postgres"), "-V"], capture_output=True, text=True, check=True).stdout
-    return re.search(r"PostgreSQL\)\s*(\d+)", out).group(1)
+    match = re.search(r"PostgreSQL\)\s*(\d+)", out)
+    if match is None:
+        raise RuntimeError(f"{bindir / 'postgres'} -V printed no PostgreSQL version: {out!r}")
+    return match.group(1)
 
 
 class EmbeddedPostgres:
@@ -203,6 +207,8 @@ class EmbeddedPostgres:
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise RuntimeError(f"PostgreSQL did not start in {pgdata}: {result.stderr.strip()}\n{tail}")
             info = self._postmaster()
+            if info is None:  # it stopped again between the check above and now
+                raise RuntimeError(f"PostgreSQL in {pgdata} stopped right after it started")
             if self._launched_pid is None:
                 atexit.register(self._stop_at_exit)
             self._launched_pid = info[0]
@@ -320,12 +326,13 @@ class EmbeddedPostgres:
             version_file = pgdata / "PG_VERSION"
             if version_file.exists():
                 wanted = version_file.read_text().strip()
-                chosen = next((b for b in candidates if _major_version(b) == wanted), None)
-                if chosen is None:
+                matching = next((b for b in candidates if _major_version(b) == wanted), None)
+                if matching is None:
                     raise RuntimeError(
                         f"{pgdata} holds a PostgreSQL {wanted} cluster and no binaries of that "
                         "version were found; remove the directory to start afresh"
                     )
+                chosen = matching
             self._bindir = chosen
         if self._user is not None and not self._user.can_reach(self._bindir):
             if self._bindir != _pgserver_bindir():
@@ -344,7 +351,7 @@ class EmbeddedPostgres:
     def _run(self, argv: list, *, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
         env.pop("PGDATA", None)
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if self._user is not None:
             kwargs = {"user": self._user.uid, "group": self._user.gid, "extra_groups": list(self._user.groups)}
         # Files, not pipes: the postmaster pg_ctl starts would otherwise hold a pipe open.

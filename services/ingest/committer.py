@@ -100,7 +100,8 @@ class GroupCommitter:
             await self._ready.wait()
             self._ready.clear()
             while self._queue:
-                group, size = [], 0
+                group: list[Request] = []
+                size = 0
                 while self._queue and (not group or size + len(self._queue[0].events) <= MAX_GROUP_EVENTS):
                     request = self._queue.pop(0)
                     group.append(request)

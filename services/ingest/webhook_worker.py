@@ -107,9 +107,9 @@ class WebhookWorker:
         # On the leader's own connection: an instance with no subscriptions holds no pool connection.
         ids = {row["subscription_id"] for row in await conn.fetch("SELECT subscription_id FROM webhooks.subscriptions")}
         for gone in set(self.lanes) - ids:
-            lane = self.lanes.pop(gone)
-            if lane.task is not None:
-                lane.task.cancel()
+            stopped = self.lanes.pop(gone)
+            if stopped.task is not None:
+                stopped.task.cancel()
         for subscription_id in ids:
             lane = self.lanes.get(subscription_id)
             if lane is not None and lane.task is not None and not lane.task.done():

@@ -1,6 +1,6 @@
 """Routes of webhook subscriptions (api.md "Webhooks"): office and admin keys manage them."""
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,7 +13,7 @@ from shared.service import StateDep
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["webhooks"])
 Manager = Annotated[Principal, require("manage_webhooks")]
-UNKNOWN = {404: {"description": "Unknown subscription (`unknown_subscription`)"}}
+UNKNOWN: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown subscription (`unknown_subscription`)"}}
 
 
 def _pool(request: Request):

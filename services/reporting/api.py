@@ -32,7 +32,9 @@ from shared.service import StateDep
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
 RankingReader = Annotated[Principal, require("read_rankings", public=True)]
-CONDITIONAL = {304: {"description": "Not modified: the `If-None-Match` ETag is current"}}
+CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is current"}
+}
 
 
 @router.get("/rankings/units", response_model=UnitRanking, responses=CONDITIONAL, summary="Units ranked by net points")

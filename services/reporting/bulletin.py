@@ -295,9 +295,9 @@ async def _year_end(
     else:
         say["commended"] = texts.get("commended_none", "")
     for key, rows in (("criticized", criticized), ("rectification", rectification)):
-        names = rows[0]["unit_name"] if rows else ""  # the table under it lists them all
+        first = rows[0]["unit_name"] if rows else ""  # the table under it lists them all
         template = texts.get(key if rows else f"{key}_none", "")
-        say[key] = template.format(names=names, count=len(rows), threshold=threshold)
+        say[key] = template.format(names=first, count=len(rows), threshold=threshold)
     say["hopes"] = texts.get("hopes", "")
     return {
         "commended": commended,

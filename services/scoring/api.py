@@ -90,7 +90,7 @@ async def projection_status(
     """How far the projection has folded the log."""
     async with state.engine.connect() as conn:
         head = await head_position(conn)
-        checkpoint = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
+        checkpoint: int = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
     projector = getattr(request.app.state, "projector", None)
     return {
         "head_position": head,

@@ -71,8 +71,8 @@ class YearDeductions:
                 self.by_event[key] = self.by_event.get(key, 0) - line.points
         for revocation in outcome.revocations:
             # unit_id None: every line of the event; else that unit's only (a dispute of a close's D7)
-            key = (revocation.unit_id, revocation.target_event_id)
-            self.revoked.setdefault(key, (revocation.position, revocation.revoked_by))
+            target = (revocation.unit_id, revocation.target_event_id)
+            self.revoked.setdefault(target, (revocation.position, revocation.revoked_by))
 
     def revoked_by(self, unit_id: str, event_id: str) -> str | None:
         found = [r for r in (self.revoked.get((None, event_id)), self.revoked.get((unit_id, event_id))) if r]
@@ -144,7 +144,7 @@ async def checkpoint_of(conn: AsyncConnection) -> int:
 async def projected_year(conn: AsyncConnection, *, unit_id: str, year: int, checkpoint: int) -> int:
     """The unit's year deduction points in the stored projection as of `checkpoint` (lines carry their
     positions, so the answer is the same whenever it is asked)."""
-    points = (
+    points: int = (
         await conn.execute(
             text(_PROJECTED), {"unit_id": unit_id, "first": year * 100 + 1, "last": year * 100 + 12, "asof": checkpoint}
         )

@@ -9,7 +9,7 @@ Retry-After at once instead of queueing without bound.
 
 import asyncio
 import multiprocessing
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -22,7 +22,7 @@ class _Refused(Exception):
     """A Problem raised in a worker, carried back as plain values (Problem does not pickle)."""
 
 
-def _in_worker(job: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> tuple[str, Any]:
+def _in_worker(job: Callable[..., Coroutine[Any, Any, Any]], kwargs: dict[str, Any]) -> tuple[str, Any]:
     """Run an async job to completion in the worker process; a Problem comes back as its fields."""
     try:
         return "ok", asyncio.run(job(**kwargs))
@@ -42,7 +42,7 @@ class FoldPool:
             self._executor = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"))
         return self._executor
 
-    async def run(self, job: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+    async def run(self, job: Callable[..., Coroutine[Any, Any, Any]], **kwargs: Any) -> Any:
         """`await job(**kwargs)` in a worker process; 503 `busy` when the pool is saturated."""
         if self._slots.locked():
             raise Problem(

@@ -33,6 +33,7 @@ async def ledger(
 ) -> dict[str, Any]:
     """The ledger of one unit (`unit_id`) or one officer (`officer_id`) for a period."""
     asof = NOW if as_of is None else as_of
+    params: dict[str, Any]
     if unit_id is not None:
         known = await conn.execute(
             text("SELECT 1 FROM proj.units WHERE unit_id = :id AND global_position <= :asof"),
@@ -81,7 +82,7 @@ async def ledger(
     if officer_id is not None:
         owner = await conn.execute(text("SELECT unit_id FROM proj.officers WHERE officer_id = :id"), {"id": officer_id})
         body["unit_id"] = owner.scalar()
-    position = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
+    position: int = (await conn.execute(text("SELECT position FROM proj.checkpoint"))).scalar_one()
     body.update(
         {
             "period": period.label,

@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
-from shared.domain.evolve import Outcome
+from shared.domain.evolve import Fact, Line, Outcome, Revocation
 from shared.eventstore import PROJECTION_CHANNEL
 
 LINE_COLUMNS = (
@@ -57,10 +57,12 @@ async def write_outcomes(
     With `totals`, the batch's changes to the running sums are added to it instead of written: the
     caller writes them later (a rebuild, once for many batches, before the generation is used).
     """
-    lines, facts, revocations = [], [], []
+    lines: list[Line] = []
+    facts: list[Fact] = []
+    revocations: list[Revocation] = []
     rows: dict[str, list[tuple]] = {table: [] for table in ROW_COLUMNS}
     deferred = totals is not None
-    totals = totals if deferred else Totals()
+    totals = totals if totals is not None else Totals()
     for outcome in outcomes:
         if outcome.lines:
             lines += outcome.lines  # a Line's fields are LINE_COLUMNS in order: it is a COPY row
@@ -107,7 +109,7 @@ async def write_outcomes(
         await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{schema}:{position}")
 
 
-async def _copy(conn, schema: str, table: str, records: list[tuple], columns: tuple[str, ...], encode) -> None:
+async def _copy(conn, schema: str, table: str, records: Sequence[tuple], columns: tuple[str, ...], encode) -> None:
     """COPY rows in PostgreSQL's text format when they encode plainly, else in binary.
 
     Lines, facts and items are most of what a rebuild writes, and formatting them as text costs less than
@@ -128,7 +130,7 @@ async def _once(data: bytes):
     yield data
 
 
-def _as_text(records: list[tuple], columns: tuple[str, ...], encode) -> bytes | None:
+def _as_text(records: Sequence[tuple], columns: tuple[str, ...], encode) -> bytes | None:
     """The rows as COPY text, or None if a value holds a character the format would need escaped."""
     text, nulls, elements = encode(records)
     if (
@@ -149,7 +151,7 @@ def _array(values: tuple[str, ...] | list[str]) -> str:
     return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
-def _lines_text(lines: list[tuple]) -> tuple[str, int, int]:
+def _lines_text(lines: Sequence[tuple]) -> tuple[str, int, int]:
     """Lines as COPY text (LINE_COLUMNS), the number of NULLs written and of array elements."""
     rows, nulls, elements = [], 0, 0
     last_at = last_text = None
@@ -183,7 +185,7 @@ def _lines_text(lines: list[tuple]) -> tuple[str, int, int]:
     return "".join(rows), nulls, elements
 
 
-def _facts_text(facts: list[tuple]) -> tuple[str, int, int]:
+def _facts_text(facts: Sequence[tuple]) -> tuple[str, int, int]:
     """Facts as COPY text (FACT_COLUMNS), the number of NULLs written and of array elements."""
     rows, nulls, elements = [], 0, 0
     for event_id, position, month, unit_id, fact, channel, item_id, officer_ids in facts:
@@ -196,7 +198,7 @@ def _facts_text(facts: list[tuple]) -> tuple[str, int, int]:
     return "".join(rows), nulls, elements
 
 
-def _items_text(items: list[tuple]) -> tuple[str, int, int]:
+def _items_text(items: Sequence[tuple]) -> tuple[str, int, int]:
     """Item rows as COPY text (ROW_COLUMNS["items"]), no NULLs, and the number of array elements."""
     rows, elements = [], 0
     for item_id, unit_id, title, kind, authors, month, position in items:

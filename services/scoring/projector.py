@@ -156,7 +156,12 @@ class Projector:
         log.info("projecting into %s from position %s", schema, checkpoint)
         # Rebuilds run inside the projecting instance: the switch happens between two catch-ups.
         rebuilds = Rebuilds(self)
-        await conn.add_listener(REBUILD_CHANNEL, lambda *_: (rebuilds.notice(), self._wake.set()))
+
+        def on_rebuild_request(*_: object) -> None:
+            rebuilds.notice()
+            self._wake.set()
+
+        await conn.add_listener(REBUILD_CHANNEL, on_rebuild_request)
         try:
             while True:
                 self._wake.clear()
@@ -193,6 +198,7 @@ class Projector:
     async def catch_up(self, conn) -> bool:
         """Project every committed event after the checkpoint; True if anything moved."""
         folder, moved = self.folder, False
+        assert folder is not None  # set before the projecting loop calls this
         while True:
             events = await read_chunk(
                 conn, after=self.status.checkpoint, until=2**62, limit=self.batch_size, zone=self.zone

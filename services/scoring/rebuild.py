@@ -149,8 +149,9 @@ class Rebuilds:
         """Start a requested job, or finish one whose bulk phase is done."""
         if self.task is not None and self.task.done():
             task, self.task = self.task, None
-            if task.exception() is not None:
-                await self._fail(conn, task.exception())
+            exc = task.exception()
+            if exc is not None:
+                await self._fail(conn, exc)
                 return
             self.ready = True
         if self.ready:
@@ -177,12 +178,14 @@ class Rebuilds:
             self.task = None
 
     async def _finish(self, conn) -> None:
+        build = self.build
+        assert build is not None  # `ready` is set only when a build's bulk phase is done
         try:
-            await self._switch(conn, self.build)
+            await self._switch(conn, build)
         except asyncpg.exceptions.LockNotAvailableError:
             # A reader held the projection longer than the lock timeout: the new generation is
             # intact, so try again at the next step (the slow poll or the next append).
-            log.info("rebuild %s: readers held the projection; the switch will be retried", self.build.job_id)
+            log.info("rebuild %s: readers held the projection; the switch will be retried", build.job_id)
             asyncio.get_running_loop().call_later(SWITCH_RETRY_SECONDS, self.projector.wake)
             return
         except Exception as exc:
@@ -205,19 +208,20 @@ class Rebuilds:
             # synchronously, and flushing its commit record flushes all of this WAL before it.
             await conn.execute("SET synchronous_commit = off")
             number = await conn.fetchval("SELECT nextval('scoring.generation_seq')")
-            build.folder = ChunkFolder(p.policies, f"proj_g{number}", cache_limit=p.cache_limit)
+            folder = build.folder = ChunkFolder(p.policies, f"proj_g{number}", cache_limit=p.cache_limit)
+            schema = folder.schema
             build.started = time.monotonic()
             async with conn.transaction():
-                for statement in generation_ddl(build.schema, secondary_indexes=False):
+                for statement in generation_ddl(schema, secondary_indexes=False):
                     await conn.execute(statement)
-                await conn.execute(f"GRANT USAGE ON SCHEMA {build.schema} TO {READER_ROLE}")
+                await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}")
                 await conn.execute(
                     "UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
                     "WHERE job_id = $1::uuid",
                     build.job_id,
-                    build.schema,
+                    schema,
                 )
-            log.info("rebuild %s: folding the log into %s", build.job_id, build.schema)
+            log.info("rebuild %s: folding the log into %s", build.job_id, schema)
             # The running sums are added up in memory across chunks and written in large batches,
             # the last one before the secondary indexes: until then the generation's totals lag its
             # checkpoint, which no one sees (it is not active, and a restart rebuilds it whole).
@@ -227,7 +231,7 @@ class Rebuilds:
                 async with conn.transaction():
                     await write_outcomes(
                         conn,
-                        build.schema,
+                        schema,
                         outcomes,
                         position=events[-1].position,
                         policy_version=p.policies.current.version,
@@ -235,7 +239,7 @@ class Rebuilds:
                         totals=totals,
                     )
                     if len(totals) > TOTALS_FLUSH:
-                        await totals.write(conn, build.schema)
+                        await totals.write(conn, schema)
                     build.position = events[-1].position
                     build.processed += len(events)
                     build.total = max(build.total, build.processed)
@@ -256,7 +260,7 @@ class Rebuilds:
                     break
                 previous_gap = gap
                 # (the fold turns the event loop every few hundred events: the API and the projector run)
-                await build.folder.fold_log(
+                await folder.fold_log(
                     reader,
                     zone=p.zone,
                     after=build.position,
@@ -265,8 +269,8 @@ class Rebuilds:
                     write=write,
                 )
             async with conn.transaction():
-                await totals.write(conn, build.schema)
-                for statement in secondary_index_ddl(build.schema):
+                await totals.write(conn, schema)
+                for statement in secondary_index_ddl(schema):
                     await conn.execute(statement)
         finally:
             await reader.close()
@@ -287,7 +291,10 @@ class Rebuilds:
         # deadlock, one side aborted). The switch never waits while it holds a view: if a reader
         # still holds one, the transaction rolls back and the switch is retried shortly.
         old_schema = p.status.schema
-        saved = (build.folder.state, build.position, build.processed)
+        folder = build.folder
+        assert folder is not None  # set by the bulk phase, which is done
+        schema = folder.schema
+        saved = (folder.state, build.position, build.processed)
         try:
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
@@ -300,9 +307,9 @@ class Rebuilds:
                     conn, after=build.position, until=NOW, limit=p.batch_size, zone=p.zone
                 ):
                     await self._fold(conn, build, events)
-                for statement in switch_views_ddl(build.schema):
+                for statement in switch_views_ddl(schema):
                     await conn.execute(statement)
-                await conn.execute("UPDATE scoring.active_generation SET schema_name = $1 WHERE id = 1", build.schema)
+                await conn.execute("UPDATE scoring.active_generation SET schema_name = $1 WHERE id = 1", schema)
                 await conn.execute(
                     "UPDATE scoring.rebuild_jobs SET state = 'succeeded', finished_at = clock_timestamp(), "
                     "processed = $2, total = $2, events_per_second = $3, position = $4 WHERE job_id = $1::uuid",
@@ -311,34 +318,35 @@ class Rebuilds:
                     build.events_per_second,
                     build.position,
                 )
-                await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{build.schema}:{build.position}")
+                await conn.execute("SELECT pg_notify($1, $2)", PROJECTION_CHANNEL, f"{schema}:{build.position}")
         except BaseException:
-            build.folder.state, build.position, build.processed = saved  # nothing of it was committed
+            folder.state, build.position, build.processed = saved  # nothing of it was committed
             raise
-        p.adopt_generation(folder=build.folder, position=build.position)
-        log.info(
-            "rebuild %s: %s is active at position %s (was %s)", build.job_id, build.schema, build.position, old_schema
-        )
+        p.adopt_generation(folder=folder, position=build.position)
+        log.info("rebuild %s: %s is active at position %s (was %s)", build.job_id, schema, build.position, old_schema)
         for row in await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' AND nspname <> $1", build.schema
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^proj_g[0-9]+$' AND nspname <> $1", schema
         ):
             await self._drop(conn, row["nspname"])
 
     async def _fold_chunks(self, conn, build: Build, events: list[LogEvent]) -> None:
         """Fold a chunk into the new generation in a transaction of its own, with the job's progress."""
-        saved = (build.folder.state, build.position, build.processed)
+        folder = build.folder
+        assert folder is not None  # set by the bulk phase, which is done
+        saved = (folder.state, build.position, build.processed)
         try:
             async with conn.transaction():
                 await self._fold(conn, build, events)
                 await _progress(conn, build)
         except BaseException:
-            build.folder.state, build.position, build.processed = saved
+            folder.state, build.position, build.processed = saved
             raise
 
     async def _fold(self, conn, build: Build, events: list[LogEvent]) -> None:
         """Fold a chunk with `fold.apply` and write it; the caller owns the transaction (and undoes
         the in-memory advance if it does not commit)."""
         folder = build.folder
+        assert folder is not None  # set by the bulk phase, which is done
         await folder.hydrate(conn, events)
         state, outcomes = folder.fold(events)
         await write_outcomes(
@@ -356,6 +364,7 @@ class Rebuilds:
 
     async def _fail(self, conn, exc: BaseException) -> None:
         build, self.build, self.ready = self.build, None, False
+        assert build is not None  # a job fails only while it is being built
         log.error("rebuild %s failed: %r", build.job_id, exc)
         await conn.execute(
             "UPDATE scoring.rebuild_jobs SET state = 'failed', finished_at = clock_timestamp(), "

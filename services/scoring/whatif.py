@@ -79,9 +79,9 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
         for event in events:
             current_state, outcome = evolve(current_state, event, policies)
             current.feed(outcome)
-            for table, row in outcome.rows:
+            for table, values in outcome.rows:
                 if table == "units":
-                    units[row[0]] = (row[1], row[3])
+                    units[values[0]] = (values[1], values[3])
             try:
                 proposed_state, outcome = evolve(proposed_state, event, alone)
             except FoldError as exc:
@@ -91,7 +91,7 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
         await asyncio.sleep(0)  # the fold is CPU work: let the projector and other requests run
     before, after = current.points(), changed.points()
     end = period.end(zone)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "unit_id": unit_id,
             "unit_name": name,
