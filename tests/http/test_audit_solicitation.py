@@ -5,10 +5,10 @@ unit's (services/scoring/audit.py): `?unit_id=` names it, may be left out when t
 one unit only, and is 422 `unit_id_required` when it deducted several.
 """
 
+from tests.http.test_rebuild import wait_for_job
 from tests.support import factories as f
 from tests.support.compare import assert_projection_equals_fresh_fold
 from tests.support.factories import event, given, post
-from tests.http.test_rebuild import wait_for_job
 
 DEADLINE = "2026-03-10T18:00:00+08:00"
 CLOSE = "2026-03-12T09:00:00+08:00"

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
+from tests.http.test_rebuild import wait_for_job
 from tests.support.bulk import batches, bulk_events
 from tests.support.harness import running_kaohe
-from tests.http.test_rebuild import wait_for_job
 
 pytestmark = pytest.mark.faults
 REBUILDS = 6

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import start, wait_until
 from tests.http.test_faults_db_restart import _create_database, _until
+from tests.support.servers import start, wait_until
 from tools.devdb import EmbeddedPostgres
 
 pytestmark = pytest.mark.faults

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.db import connect_raw
+from tests.http.test_rebuild import wait_for_job
 from tests.support.bulk import _event, batches, bulk_events
 from tests.support.compare import (
     assert_projection_equals_fresh_fold,
@@ -20,7 +21,6 @@ from tests.support.compare import (
     projection_snapshot,
 )
 from tests.support.servers import start, wait_until
-from tests.http.test_rebuild import wait_for_job
 
 pytestmark = pytest.mark.faults
 

@@ -10,10 +10,10 @@ from sqlalchemy import text
 from shared.auth import MAX_KEY_LENGTH, KeyCache, create_key
 from shared.db import make_engine
 from shared.settings import Settings
-from tests.support import factories as f
-from tests.support.compare import assert_snapshots_equal, projection_snapshot
 from tests.http.test_rebuild import wait_for_job
 from tests.http.test_whatif import current_document
+from tests.support import factories as f
+from tests.support.compare import assert_snapshots_equal, projection_snapshot
 from tools.cli_audit import table, terminal_safe
 
 AT = "2026-03-05T10:00:00+08:00"

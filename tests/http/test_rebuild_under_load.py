@@ -4,10 +4,10 @@ and afterwards the projection equals a fresh fold of the whole log."""
 import asyncio
 import uuid
 
+from tests.http.test_rebuild import schemas
 from tests.support.bulk import batches, bulk_events
 from tests.support.compare import assert_projection_equals_fresh_fold, fresh_fold
 from tests.support.harness import running_kaohe
-from tests.http.test_rebuild import schemas
 
 BATCH = 200  # projector and rebuild chunk: the log below is many chunks long
 
