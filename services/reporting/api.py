@@ -320,7 +320,13 @@ def _half_year(period: Annotated[str, Query(description="2026-H1 or 2026-H2")]) 
 
 
 @router.get(
-    "/rewards/statement", responses=CONDITIONAL, tags=["rewards"], summary="半年信息奖励: earned, paid, balance"
+    "/rewards/statement",
+    responses={
+        **CONDITIONAL,
+        200: {"content": {"application/json": {}, BULLETIN_TYPES["xlsx"][0]: {}}, "description": "json or xlsx"},
+    },
+    tags=["rewards"],
+    summary="半年信息奖励: earned, paid, balance",
 )
 async def reward_statement(
     request: Request,

@@ -237,7 +237,7 @@ def folded_ledger(
         mine = line.officer_id == officer_id if officer_id else (line.unit_id == unit_id and line.officer_id is None)
         if not mine or not span.first <= line.month <= span.last:
             continue
-        revoked_by = replay.revoked.get(line.event_id, (None,))[0]
+        revoked_by = (replay.revoker(line) or (None,))[0]
         if revoked_by is None:
             award, deduction = award + max(line.points, 0), deduction + max(-line.points, 0)
             reward += line.reward_yuan
