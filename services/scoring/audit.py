@@ -27,6 +27,7 @@ from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
 from shared.domain.evolve import FoldState, Line, LogEvent, Outcome, evolve
 from shared.domain.policy import PolicySet
+from shared.domain.standing import thresholds_crossed
 from shared.eventstore import find_events
 from shared.problems import Problem
 from shared.read_position import read_projection
@@ -295,7 +296,7 @@ def audit_body(
     line = replayed.line
     policy = policies.by_version.get(line.policy_version) or policies.current
     thresholds = policy.document.thresholds
-    crossed = sorted({t for t in (thresholds.exclusion, thresholds.criticism) if replayed.before < t <= replayed.after})
+    crossed = thresholds_crossed(replayed.before, replayed.after, (thresholds.exclusion, thresholds.criticism))
     return {
         "event": event.model_dump(mode="json"),
         "clause": line.clause,

@@ -22,6 +22,7 @@ from immutables import Map
 from services.scoring.log_reader import read_chunk
 from shared.domain.evolve import FoldState, Item, LogEvent, Outcome, Solicitation, Unit, evolve
 from shared.domain.policy import PolicySet
+from shared.domain.standing import latest_targets
 
 CACHE_LIMIT = 50_000
 YIELD_EVERY = 100  # events folded between two turns of the event loop (a write in flight moves on)
@@ -46,13 +47,12 @@ class ChunkFolder:
             row["unit_id"]: Unit(row["name"], row["kind"])
             for row in await conn.fetch(f"SELECT unit_id, name, kind FROM {s}.units")
         }
-        targets = {
-            (row["unit_id"], row["year"], row["month"]): (row["submissions"], row["adoptions"])
+        targets = latest_targets(
+            tuple(row)
             for row in await conn.fetch(
-                f"SELECT DISTINCT ON (unit_id, year, month) unit_id, year, month, submissions, adoptions "
-                f"FROM {s}.targets ORDER BY unit_id, year, month, global_position DESC"
+                f"SELECT unit_id, year, month, submissions, adoptions FROM {s}.targets ORDER BY global_position"
             )
-        }
+        )
         counts = {
             (row["unit_id"], row["month"]): (row["submitted"], row["adopted"])
             for row in await conn.fetch(

@@ -21,6 +21,7 @@ from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
 from shared.domain.ranks import competition_ranks
+from shared.domain.standing import is_ranked
 from shared.problems import Problem, validation_errors
 from shared.service import ServiceState, db_role
 
@@ -99,8 +100,8 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
             "proposed_points": after.get(unit_id, 0),
         }
         for unit_id, (name, registered) in units.items()
-        if registered < end or unit_id in before or unit_id in after
-    ]  # who appears in the ranking
+        if is_ranked(registered, end, unit_id in before or unit_id in after)
+    ]
     for row in rows:
         row["change"] = row["proposed_points"] - row["current_points"]
     competition_ranks(rows, "current_points", "unit_id", rank_field="current_rank")

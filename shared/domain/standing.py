@@ -78,6 +78,11 @@ def officer_exclusion_reasons(row: Mapping[str, Any], *, exclusion: int, unit_ta
     return reasons
 
 
+def thresholds_crossed(before: int, after: int, thresholds: Iterable[int]) -> list[int]:
+    """E4's thresholds (100, 200) a deduction crossed: before < T ≤ after (api.md answer 16)."""
+    return sorted({t for t in thresholds if before < t <= after})
+
+
 def top_with_ties(eligible: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     """The first `count` rows (already ranked) plus every row tied with the last of them."""
     if count <= 0 or not eligible:
