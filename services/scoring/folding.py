@@ -39,41 +39,57 @@ class ChunkFolder:
         self.cache_limit = cache_limit
         self.state = FoldState()
         self._unsettled: frozenset[str] = frozenset()  # revoked by a chunk folded, not yet committed
+        # Set by `restore(as_of=…)`: the state is the generation's as of that position, not as of its
+        # checkpoint, so `hydrate` reads the generation as of it too (see `revoked_since`).
+        self.as_of: int | None = None
+        self.revoked_since: set[str] = set()  # in as-of mode: targets of revocations folded since
 
-    async def restore(self, conn) -> None:
-        """The small state as of the generation's checkpoint, read from its tables and the log."""
+    async def restore(self, conn, *, as_of: int | None = None) -> None:
+        """The small state as of the generation's checkpoint, read from its tables and the log.
+
+        With `as_of` (at most the checkpoint, which the caller checks), the state as of that earlier
+        position instead: every row made after it is left out and every revocation made after it is
+        undone, so the state is exactly what folding the log up to `as_of` leaves (what-if restores
+        the state the period's first line sees). Read in one snapshot with the log.
+        """
         s = self.schema
+        checkpoint = await conn.fetchval(f"SELECT position FROM {s}.checkpoint")
+        cut = checkpoint if as_of is None else as_of
         units = {
             row["unit_id"]: Unit(row["name"], row["kind"])
-            for row in await conn.fetch(f"SELECT unit_id, name, kind FROM {s}.units")
+            for row in await conn.fetch(f"SELECT unit_id, name, kind FROM {s}.units WHERE global_position <= $1", cut)
         }
         targets = latest_targets(
             tuple(row)
             for row in await conn.fetch(
-                f"SELECT unit_id, year, month, submissions, adoptions FROM {s}.targets ORDER BY global_position"
+                f"SELECT unit_id, year, month, submissions, adoptions FROM {s}.targets "
+                "WHERE global_position <= $1 ORDER BY global_position",
+                cut,
             )
         )
+        # An adoption counts while no revocation folded so far took it back (revoked_position > cut: not yet).
         counts = {
             (row["unit_id"], row["month"]): (row["submitted"], row["adopted"])
             for row in await conn.fetch(
                 f"SELECT unit_id, month, count(*) FILTER (WHERE fact = 'submitted') AS submitted, "
-                f"count(*) FILTER (WHERE fact = 'adopted' AND revoked_by IS NULL) AS adopted "
-                f"FROM {s}.facts GROUP BY unit_id, month"
+                f"count(*) FILTER (WHERE fact = 'adopted' AND (revoked_position IS NULL OR revoked_position > $1)) "
+                f"AS adopted FROM {s}.facts WHERE global_position <= $1 GROUP BY unit_id, month",
+                cut,
             )
         }
-        checkpoint = await conn.fetchval(f"SELECT position FROM {s}.checkpoint")
         # Which months are closed, and by which event: the period events folded on an empty state
         # (no units, so a close yields no lines; only `closes` moves).
         closes_only = FoldState()
-        for event in await _period_events(conn, until=checkpoint):
+        for event in await _period_events(conn, until=cut):
             closes_only, _ = evolve(closes_only, event, self.policies)
         self.state = FoldState(
             units=Map(units),
             targets=Map(targets),
             month_counts=Map(counts),
             closes=closes_only.closes,
-            solicitations=await _solicitations(conn, s, self.policies),
+            solicitations=await _solicitations(conn, s, self.policies, until=cut),
         )
+        self.as_of, self.revoked_since = as_of, set()
 
     async def hydrate(self, conn, events: Iterable[LogEvent]) -> None:
         """Load the items and adoptions this chunk reads and the state does not hold."""
@@ -84,20 +100,29 @@ class ChunkFolder:
                 item_ids.add(event.data["item_id"])
             elif event.type in _REVOKERS:
                 target = event.data[_REVOKERS[event.type]]
-                # a revocation still being written would not show in the generation yet
-                if target not in state.adoptions and target not in self._unsettled:
+                # a revocation still being written would not show in the generation yet; in as-of
+                # mode, one folded since `as_of` shows only in the state
+                if target not in state.adoptions and target not in self._unsettled and target not in self.revoked_since:
                     revoked_ids.add(target)
         items, adoptions = state.items, state.adoptions
+        # In as-of mode the generation is read as of `as_of` (what came later, the fold has made itself);
+        # else as it stands, which is the fold's position.
+        cut = "" if self.as_of is None else f" AND global_position <= {int(self.as_of)}"
+        counting = (
+            "revoked_by IS NULL"
+            if self.as_of is None
+            else f"(revoked_position IS NULL OR revoked_position > {int(self.as_of)})"
+        )
         if item_ids:
             rows = await conn.fetch(
-                f"SELECT item_id, unit_id, kind, authors FROM {self.schema}.items WHERE item_id = ANY($1::text[])",
+                f"SELECT item_id, unit_id, kind, authors FROM {self.schema}.items WHERE item_id = ANY($1::text[]){cut}",
                 list(item_ids),
             )
             items = items.update({r["item_id"]: Item(r["unit_id"], r["kind"], tuple(r["authors"])) for r in rows})
         if revoked_ids:
             rows = await conn.fetch(
                 f"SELECT event_id::text, unit_id, month FROM {self.schema}.facts "
-                "WHERE event_id = ANY($1::uuid[]) AND fact = 'adopted' AND revoked_by IS NULL",
+                f"WHERE event_id = ANY($1::uuid[]) AND fact = 'adopted' AND {counting}{cut}",
                 list(revoked_ids),
             )
             adoptions = adoptions.update({r["event_id"]: (r["unit_id"], r["month"]) for r in rows})
@@ -222,13 +247,17 @@ async def _period_events(conn, *, until: int) -> list[LogEvent]:
     return [LogEvent(r["event_id"], r["global_position"], r["type"], r["occurred_at"], 0, r["data"]) for r in rows]
 
 
-async def _solicitations(conn, schema: str, policies: PolicySet) -> Map:
-    """The solicitations as the generation holds them: asked units, deadline, on-time answers, closed."""
+async def _solicitations(conn, schema: str, policies: PolicySet, *, until: int) -> Map:
+    """The solicitations as the generation holds them as of `until`: asked units, deadline, on-time
+    answers, closed."""
     rows = await conn.fetch(
-        f"SELECT s.solicitation_id, s.deadline, s.unit_ids, c.event_id IS NOT NULL AS closed, "
+        f"SELECT s.solicitation_id, s.deadline, s.unit_ids, "
+        f"EXISTS (SELECT 1 FROM {schema}.solicitation_closes c "
+        f"WHERE c.solicitation_id = s.solicitation_id AND c.global_position <= $1) AS closed, "
         f"coalesce((SELECT array_agg(DISTINCT a.unit_id) FROM {schema}.solicitation_answers a "
-        f"WHERE a.solicitation_id = s.solicitation_id AND a.on_time), '{{}}') AS on_time "
-        f"FROM {schema}.solicitations s LEFT JOIN {schema}.solicitation_closes c USING (solicitation_id)"
+        f"WHERE a.solicitation_id = s.solicitation_id AND a.on_time AND a.global_position <= $1), '{{}}') AS on_time "
+        f"FROM {schema}.solicitations s WHERE s.global_position <= $1",
+        until,
     )
     found = {}
     for row in rows:

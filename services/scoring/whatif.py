@@ -1,7 +1,8 @@
 """What-if: every unit's points and rank under the current policies and under a proposed policy.
 
-One pass over the log, each event folded twice with `fold.apply` (the projector's own function):
-once under the current PolicySet, once under the proposed policy alone. Only per-unit totals of
+One pass over the log from just before the period's first possible line (the fold state restored
+from the projection as of there), each event folded twice with `evolve` (the projector's own
+function): once under the current PolicySet, once under the proposed policy alone. Only per-unit totals of
 the period are kept, plus each scoring event's contribution so a later revocation can take it
 back; nothing is stored.
 """
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from services.scoring.fold_pool import FoldPool
+from services.scoring.folding import ChunkFolder
 from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
@@ -69,38 +71,134 @@ class PeriodPoints:
         return totals
 
 
-async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Period, zone: ZoneInfo) -> dict[str, Any]:
-    """Fold the whole log under both policies and put the period's points and ranks side by side."""
+# The smallest position of an event that could give a line in the period under any policy: lines
+# fall in the event's local month (adoptions, endorsements, deductions), the closed month (closes;
+# reopens only revoke them), the assessed year (S1/D1) or the solicitation's deadline month (D7). A
+# close whose solicitation's deadline cannot be placed outside the period counts, to be safe.
+_MONTH = "(extract(year FROM {t} AT TIME ZONE $5) * 100 + extract(month FROM {t} AT TIME ZONE $5))::int"
+_DEADLINE = "(i.data->>'deadline')::timestamptz"
+_FIRST_LINE = (
+    "SELECT min(e.global_position) FROM eventlog.events e WHERE e.global_position <= $1 AND ("
+    "(e.type IN ('item.adopted', 'item.endorsed', 'unit.false-information', 'unit.late-reported', "
+    "'unit.solicitation-missed', 'unit.criticized') "
+    f"AND {_MONTH.format(t='e.occurred_at')} BETWEEN $2 AND $3) "
+    "OR (e.type IN ('period.month-closed', 'period.month-reopened') "
+    "AND (e.data->>'year')::int * 100 + (e.data->>'month')::int BETWEEN $2 AND $3) "
+    "OR (e.type = 'unit.assessed' AND (e.data->>'year')::int = $4) "
+    "OR (e.type = 'solicitation.closed' AND NOT EXISTS (SELECT 1 FROM eventlog.events i "
+    "WHERE i.type = 'solicitation.issued' AND i.data->>'solicitation_id' = e.data->>'solicitation_id' "
+    f"AND {_MONTH.format(t=_DEADLINE)} NOT BETWEEN $2 AND $3)))"
+)
+
+
+async def restore_point(raw_conn, *, period: Period, head: int, zone: ZoneInfo) -> int:
+    """The last position before any event that could put a line in the period (`head` if none)."""
+    first = await raw_conn.fetchval(_FIRST_LINE, head, period.first, period.last, period.year, zone.key)
+    return head if first is None else first - 1
+
+
+async def _restored(raw_conn, policies: PolicySet, *, period: Period, head: int, zone: ZoneInfo):
+    """A folder holding the fold state as of a position before the period's first line, and that
+    position; (None, 0) when there is no generation to restore from (then the whole log is folded).
+
+    The state does not depend on the policy (only lines do), so the active generation's tables, cut
+    at that position, give both folds their starting state. Any position at most the first line's
+    predecessor will do: the generation's checkpoint, if it is behind, is used instead.
+    """
+    schema = await raw_conn.fetchval("SELECT schema_name FROM scoring.active_generation WHERE id = 1")
+    if schema is None:
+        return None, 0
+    checkpoint = await raw_conn.fetchval(f"SELECT position FROM {schema}.checkpoint")
+    as_of = min(await restore_point(raw_conn, period=period, head=head, zone=zone), checkpoint or 0)
+    if as_of <= 0:
+        return None, 0
+    folder = ChunkFolder(policies, schema)
+    await folder.restore(raw_conn, as_of=as_of)
+    # hold the items table too (hydration reads it): a rebuild's switch cannot drop it under the fold
+    await raw_conn.execute(f"SELECT FROM {schema}.items LIMIT 0")
+    units = {
+        row["unit_id"]: (row["name"], row["occurred_at"])
+        for row in await raw_conn.fetch(
+            f"SELECT unit_id, name, occurred_at FROM {schema}.units WHERE global_position <= $1 "
+            "ORDER BY global_position",
+            as_of,
+        )
+    }
+    return (folder, units), as_of
+
+
+async def compare(
+    raw_conn,
+    *,
+    policies: PolicySet,
+    proposed: Policy,
+    period: Period,
+    zone: ZoneInfo,
+    checkpointed: bool = True,
+) -> dict[str, Any]:
+    """Fold the log under both policies and put the period's points and ranks side by side.
+
+    With `checkpointed`, the fold starts from the state restored from the projection as of just
+    before the first event that could give a line in the period (`_restored`), not from the start
+    of the log; the answer is the same (tests/http/test_whatif_checkpoint.py). Events before that
+    point are not folded under the proposed policy, so a policy unable to score them is not refused.
+    """
+    snapshot = raw_conn.transaction(isolation="repeatable_read", readonly=True)
+    await snapshot.start()
+    try:
+        return await _compare(
+            raw_conn, policies=policies, proposed=proposed, period=period, zone=zone, checkpointed=checkpointed
+        )
+    finally:
+        if not raw_conn.is_closed():
+            await snapshot.rollback()
+
+
+async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) -> dict[str, Any]:
     alone = PolicySet([proposed], zone)
-    current_state, proposed_state = FoldState(), FoldState()
-    current, changed = PeriodPoints(period), PeriodPoints(period)
+    head = await raw_conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
+    restored, as_of = (None, 0)
+    if checkpointed:
+        restored, as_of = await _restored(raw_conn, policies, period=period, head=head, zone=zone)
+    folder: ChunkFolder | None = None
     units: dict[str, tuple[str, datetime]] = {}
-    position = 0
-    async for events in stream_log(raw_conn, zone=zone):
+    state = FoldState()
+    if restored is not None:
+        folder, units = restored
+        state = folder.state
+    current, changed = PeriodPoints(period), PeriodPoints(period)
+    async for events in stream_log(raw_conn, zone=zone, after=as_of, until=head):
+        if folder is not None:
+            folder.state = state
+            await folder.hydrate(raw_conn, events)
+            state = folder.state
         for event in events:
-            current_state, outcome = evolve(current_state, event, policies)
+            before = state
+            state, outcome = evolve(before, event, policies)
             current.feed(outcome)
             for table, values in outcome.rows:
                 if table == "units":
                     units[values[0]] = (values[1], values[3])
+            if folder is not None:
+                folder.revoked_since.update(revocation.target_event_id for revocation in outcome.revocations)
             try:
-                proposed_state, outcome = evolve(proposed_state, event, alone)
+                # the state after an event does not depend on the policy: the proposed fold's is dropped
+                _, outcome = evolve(before, event, alone)
             except FoldError as exc:
                 raise Problem(422, "invalid_policy", f"the proposed policy cannot score the log: {exc}") from exc
             changed.feed(outcome)
-            position = event.position
         await asyncio.sleep(0)  # the fold is CPU work: let the projector and other requests run
-    before, after = current.points(), changed.points()
+    before_points, after_points = current.points(), changed.points()
     end = period.end(zone)
     rows: list[dict[str, Any]] = [
         {
             "unit_id": unit_id,
             "unit_name": name,
-            "current_points": before.get(unit_id, 0),
-            "proposed_points": after.get(unit_id, 0),
+            "current_points": before_points.get(unit_id, 0),
+            "proposed_points": after_points.get(unit_id, 0),
         }
         for unit_id, (name, registered) in units.items()
-        if is_ranked(registered, end, unit_id in before or unit_id in after)
+        if is_ranked(registered, end, unit_id in before_points or unit_id in after_points)
     ]
     for row in rows:
         row["change"] = row["proposed_points"] - row["current_points"]
@@ -108,7 +206,7 @@ async def compare(raw_conn, *, policies: PolicySet, proposed: Policy, period: Pe
     competition_ranks(rows, "proposed_points", "unit_id", rank_field="proposed_rank")
     return {
         "period": period.label,
-        "position": position,
+        "position": head,
         "current_policy_version": policies.for_last_month(period.last).version,
         "proposed_policy_version": proposed.version,
         "rows": rows,
