@@ -22,7 +22,7 @@ import orjson
 
 from shared.db import connect_raw
 from shared.domain.events import SCHEMA_VERSION
-from shared.eventstore import content_hash
+from shared.eventstore import COPY_COLUMNS, content_hash
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 1, 1, 8, 0, tzinfo=ZONE)
@@ -260,20 +260,6 @@ def poll_period(source: str = "auto") -> str:
     if source == "demo" or (source == "auto" and demo_available()):
         return f"{DEMO_YEAR}-Q3"
     return "2026-Q3"
-
-
-COPY_COLUMNS = (
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "actor",
-    "data",
-    "metadata",
-    "content_hash",
-)
 
 
 def record(event: Event) -> tuple:

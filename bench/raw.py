@@ -16,6 +16,7 @@ import orjson
 
 from bench.dataset import ACTOR
 from shared.db import asyncpg_dsn
+from shared.eventstore import COPY_COLUMNS
 
 TABLE = """
 CREATE SCHEMA IF NOT EXISTS bench_raw;
@@ -41,18 +42,7 @@ INSERT = (
     "INSERT INTO bench_raw.events (event_id, stream_id, stream_version, type, schema_version, occurred_at, "
     "actor, data, metadata, content_hash) VALUES ($1, $2, 1, 'item.submitted', 1, $3, $4, $5, '{}', $6)"
 )
-COLUMNS = (
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "actor",
-    "data",
-    "metadata",
-    "content_hash",
-)
+COLUMNS = COPY_COLUMNS  # the log's own columns (shared.eventstore)
 
 
 async def _connect(url: str, *, binary_json: bool = False) -> asyncpg.Connection:

@@ -52,22 +52,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "status",
         }
     ),
-    "admin": frozenset(
-        {
-            "append",
-            "read_log",
-            "read_ledger",
-            "read_rankings",
-            "read_reports",
-            "audit",
-            "what_if",
-            "rebuild",
-            "read_rebuild",
-            "status",
-            "manage_webhooks",
-        }
-    ),
 }
+PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values())  # everything any role may do
 # What a unit key may append, each for its own unit only (api.md's roles table).
 UNIT_KEY_TYPES = frozenset({"unit.deduction-disputed", "unit.rectification-submitted"})
 CACHE_SECONDS = 5.0

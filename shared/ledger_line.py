@@ -1,6 +1,11 @@
 """The response model of one ledger line: ledgers (scoring) and reward lines (reporting) show the same."""
 
+from typing import Any
+
 from pydantic import BaseModel, Field
+
+from shared.domain.money import yuan
+from shared.domain.policy import PolicySet
 
 
 class LedgerEntry(BaseModel):
@@ -17,3 +22,23 @@ class LedgerEntry(BaseModel):
     revoked_by: str | None
     note: str | None
     policy_version: str
+
+
+def ledger_entry(row: Any, policies: PolicySet, *, revoked_by: str | None) -> dict[str, Any]:
+    """One line of `proj.lines` as ledgers and reward lines show it, its text from its own policy version."""
+    policy = policies.by_version.get(row.policy_version) or policies.current
+    return {
+        "event_id": str(row.event_id),
+        "global_position": row.global_position,
+        "occurred_at": row.occurred_at.isoformat(),
+        "clause": row.clause,
+        "clause_text": policy.text_of(row.clause),
+        "reward_clause": row.reward_clause,
+        "points": row.points,
+        "reward_yuan": yuan(row.reward_yuan),
+        "officer_ids": list(row.officer_ids),
+        "item_id": row.item_id,
+        "revoked_by": revoked_by,
+        "note": row.note,
+        "policy_version": row.policy_version,
+    }

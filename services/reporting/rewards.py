@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.domain.money import yuan
 from shared.domain.periods import Period
 from shared.domain.policy import PolicySet
+from shared.ledger_line import ledger_entry
 
 NOW = 2**62
 # Lines that count at the position and carry money. A revoked line pays nothing, so it is left out:
@@ -25,25 +26,6 @@ WHERE l.reward_yuan > 0 AND l.month BETWEEN :first AND :last
   AND l.global_position <= :asof AND (l.revoked_position IS NULL OR l.revoked_position > :asof)
 ORDER BY l.global_position, l.seq
 """
-
-
-def _line(row, policies: PolicySet) -> dict[str, Any]:
-    policy = policies.by_version.get(row.policy_version) or policies.current
-    return {
-        "event_id": str(row.event_id),
-        "global_position": row.global_position,
-        "occurred_at": row.occurred_at.isoformat(),
-        "clause": row.clause,
-        "clause_text": policy.text_of(row.clause),
-        "reward_clause": row.reward_clause,
-        "points": row.points,
-        "reward_yuan": yuan(row.reward_yuan),
-        "officer_ids": list(row.officer_ids),
-        "item_id": row.item_id,
-        "revoked_by": None,
-        "note": row.note,
-        "policy_version": row.policy_version,
-    }
 
 
 def _rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,7 +53,7 @@ async def rewards(conn: AsyncConnection, *, period: Period, policies: PolicySet,
         else:
             group = officers[row.officer_id]
             group["head"] = {"officer_id": row.officer_id, "officer_name": row.officer_name, "unit_id": row.unit_id}
-        group["lines"].append(_line(row, policies))
+        group["lines"].append(ledger_entry(row, policies, revoked_by=None))  # only lines that count
     unit_rows = _rows(units)
     total = sum((Decimal(row["reward_yuan"]) for row in unit_rows), Decimal(0))
     return {"period": period.label, "total_yuan": yuan(total), "units": unit_rows, "officers": _rows(officers)}

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.domain.money import yuan
 from shared.domain.periods import Period
 from shared.domain.policy import PolicySet
+from shared.ledger_line import ledger_entry
 from shared.problems import Problem
 
 _LINES = """
@@ -60,24 +61,8 @@ async def ledger(
             award += max(row.points, 0)
             deduction += max(-row.points, 0)
             reward += row.reward_yuan
-        policy = policies.by_version.get(row.policy_version) or policies.current
-        entries.append(
-            {
-                "event_id": str(row.event_id),
-                "global_position": row.global_position,
-                "occurred_at": row.occurred_at.isoformat(),
-                "clause": row.clause,
-                "clause_text": policy.text_of(row.clause),
-                "reward_clause": row.reward_clause,
-                "points": row.points,
-                "reward_yuan": yuan(row.reward_yuan),
-                "officer_ids": list(row.officer_ids),
-                "item_id": row.item_id,
-                "revoked_by": str(row.revoked_by) if row.revoked_by else None,
-                "note": row.note,
-                "policy_version": row.policy_version,
-            }
-        )
+        revoked_by = str(row.revoked_by) if row.revoked_by else None
+        entries.append(ledger_entry(row, policies, revoked_by=revoked_by))
     body: dict[str, Any] = {"unit_id": unit_id} if unit_id is not None else {"officer_id": officer_id}
     if officer_id is not None:
         owner = await conn.execute(text("SELECT unit_id FROM proj.officers WHERE officer_id = :id"), {"id": officer_id})

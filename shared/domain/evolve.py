@@ -199,6 +199,38 @@ def _effect_lines(
     return lines
 
 
+def _unit_line(
+    event: LogEvent,
+    policy: Policy,
+    *,
+    seq: int,
+    month: int,
+    unit_id: str,
+    clause: str,
+    points: int,
+    item_id: str | None = None,
+    note: str | None = None,
+) -> Line:
+    """A line of a unit alone, with no officers and no money: S6, S2/D2, a close's D7."""
+    return Line(
+        event.event_id,
+        seq,
+        event.position,
+        event.occurred_at,
+        month,
+        unit_id,
+        None,
+        clause,
+        None,
+        points,
+        ZERO,
+        (),
+        item_id,
+        note,
+        policy.version,
+    )
+
+
 def _count(state: FoldState, unit_id: str, month: int, submitted: int, adopted: int) -> Map:
     old_submitted, old_adopted = state.month_counts.get((unit_id, month), (0, 0))
     return state.month_counts.set((unit_id, month), (old_submitted + submitted, old_adopted + adopted))
@@ -274,22 +306,15 @@ def _item_adopted(state: FoldState, event: LogEvent, policies: PolicySet):
     for seq, contributor in enumerate(contributors, start=len(lines)):
         points = policy.contribution_points + contributor.get("extra_points", 0)
         lines.append(
-            Line(
-                event.event_id,
-                seq,
-                event.position,
-                event.occurred_at,
-                event.month,
-                contributor["unit_id"],
-                None,
-                contribution,
-                None,
-                points,
-                ZERO,
-                (),
-                d["item_id"],
-                None,
-                policy.version,
+            _unit_line(
+                event,
+                policy,
+                seq=seq,
+                month=event.month,
+                unit_id=contributor["unit_id"],
+                clause=contribution,
+                points=points,
+                item_id=d["item_id"],
             )
         )
     fact = Fact(
@@ -424,22 +449,15 @@ def _solicitation_closed(state: FoldState, event: LogEvent, policies: PolicySet)
     clause_id = policy.document.solicitation_missed
     points = policy.points_of(clause_id)
     lines = tuple(
-        Line(
-            event.event_id,
-            seq,
-            event.position,
-            event.occurred_at,
-            solicitation.month,
-            unit_id,
-            None,
-            clause_id,
-            None,
-            points,
-            ZERO,
-            (),
-            None,
-            f"约稿 {sid}",
-            policy.version,
+        _unit_line(
+            event,
+            policy,
+            seq=seq,
+            month=solicitation.month,
+            unit_id=unit_id,
+            clause=clause_id,
+            points=points,
+            note=f"约稿 {sid}",
         )
         for seq, unit_id in enumerate(sorted(u for u in solicitation.asked if u not in solicitation.on_time))
     )
@@ -480,24 +498,9 @@ def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
         points = policy.points_of(rule.clause) if rule.points is None else rule.points
         tally = f"报送 {submitted}/{target[0]}，采用 {adopted}/{target[1]}"
         note = rule.note.format(year=year, month=month, tally=tally)
-        clause_id = rule.clause
         lines.append(
-            Line(
-                event.event_id,
-                len(lines),
-                event.position,
-                event.occurred_at,
-                key,
-                unit_id,
-                None,
-                clause_id,
-                None,
-                points,
-                ZERO,
-                (),
-                None,
-                note,
-                policy.version,
+            _unit_line(
+                event, policy, seq=len(lines), month=key, unit_id=unit_id, clause=rule.clause, points=points, note=note
             )
         )
     closes = state.closes.set(key, event.event_id)
