@@ -3,11 +3,6 @@ with the demo district's 2025: ranking rows appear, the page refreshes itself wh
 moves, and a screenshot goes to docs/dashboard.png."""
 
 import asyncio
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,75 +11,18 @@ import httpx
 
 from tests.support.cdp import Browser, ensure_chromium
 from tests.support.harness import ADMIN_KEY
+from tests.support.servers import running
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "dashboard.png"
-APPS = {
-    "ingest": "services.ingest.app:app",
-    "scoring": "services.scoring.app:app",
-    "reporting": "services.reporting.app:app",
-}
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _servers(database_url: str):
-    """The three apps under uvicorn, each its own process; yields their base URLs."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
-        "KAOHE_PUBLIC_READS": "true",
-        "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
-    }
-    processes, urls = [], {}
-    try:
-        for name, target in APPS.items():
-            port = _free_port()
-            urls[name] = f"http://127.0.0.1:{port}"
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        target,
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                    ],
-                    cwd=REPO,
-                    env=env,
-                )
-            )
-        deadline = time.monotonic() + 60
-        for url in urls.values():
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, f"{url} did not become ready"
-                assert all(p.poll() is None for p in processes), "a server exited"
-                time.sleep(0.2)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+SERVER_ENV = {
+    "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+    "KAOHE_PUBLIC_READS": "true",
+    "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
+}
 
 
 async def _settled(scoring: httpx.AsyncClient) -> int:
@@ -125,7 +63,8 @@ ROW_IDS = "[...document.querySelectorAll('#{box} .board.{kind} tbody tr')].map(t
 
 async def test_dashboard_renders_refreshes_and_is_photographed(database_url, tmp_path):
     chromium = await asyncio.to_thread(ensure_chromium)
-    with _servers(database_url) as urls:
+    with running(database_url, tmp_path, env=SERVER_ENV) as servers:
+        urls = {name: server.url for name, server in servers.items()}
         async with (
             httpx.AsyncClient(base_url=urls["ingest"], headers=AUTH, timeout=60) as ingest,
             httpx.AsyncClient(base_url=urls["scoring"], headers=AUTH, timeout=60) as scoring,

@@ -10,11 +10,7 @@ every host but 127.0.0.1 unresolvable for the browser.
 """
 
 import asyncio
-import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,64 +21,20 @@ from shared.db import make_engine
 from shared.observability import UVICORN_LOG_CONFIG
 from tests.support.cdp import Browser, ensure_chromium
 from tests.support.harness import ADMIN_KEY
-from tools.devdb import free_port
+from tests.support.servers import running
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "dashboard.png"
-APPS = {
-    "ingest": "services.ingest.app:app",
-    "scoring": "services.scoring.app:app",
-    "reporting": "services.reporting.app:app",
-}
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
 ROWS = "document.querySelectorAll('#quarter-boards tbody tr').length"
 
 
-@contextlib.contextmanager
-def _servers(database_url: str, logs: Path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
-        "KAOHE_PUBLIC_READS": "false",
-        "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
-    }
-    processes, urls = [], {}
-    try:
-        for name, target in APPS.items():
-            port = free_port()
-            urls[name] = f"http://127.0.0.1:{port}"
-            with open(logs / f"{name}.log", "w") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-                        + ["--log-config", str(UVICORN_LOG_CONFIG)],
-                        cwd=REPO,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-        deadline = time.monotonic() + 90
-        for url in urls.values():
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, f"{url} did not become ready"
-                assert all(p.poll() is None for p in processes), "a server exited"
-                time.sleep(0.2)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+SERVER_ENV = {
+    "KAOHE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+    "KAOHE_PUBLIC_READS": "false",
+    "KAOHE_PROJECTOR_POLL_SECONDS": "0.5",
+}
 
 
 async def _viewer_key(database_url: str) -> str:
@@ -117,7 +69,8 @@ async def test_viewer_signs_in_docs_load_offline_and_logs_are_json_without_secre
     from tools.demo import generate, load
 
     chromium = await asyncio.to_thread(ensure_chromium)
-    with _servers(database_url, tmp_path) as urls:
+    with running(database_url, tmp_path, env=SERVER_ENV, log_config=UVICORN_LOG_CONFIG) as servers:
+        urls = {name: server.url for name, server in servers.items()}
         viewer = await _viewer_key(database_url)
         async with (
             httpx.AsyncClient(base_url=urls["ingest"], headers=AUTH, timeout=60) as ingest,

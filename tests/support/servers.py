@@ -1,10 +1,12 @@
 """Real uvicorn processes of the services, logging to files (a pipe nobody reads would block them)."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from shared.serving import uvicorn_flags
 from tools.devdb import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("ingest", "scoring", "reporting")
 
 
 @dataclass
@@ -46,9 +49,17 @@ class Server:
 
 
 def start(
-    name: str, database_url: str, log_dir: Path, *, env: dict[str, str] | None = None, log_level: str = "warning"
+    name: str,
+    database_url: str,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    log_level: str = "warning",
+    log_config: Path | None = None,
 ) -> Server:
+    """One service under uvicorn with the production limits; `log_config` logs as `make run` does."""
     port = free_port()
+    logging = ["--log-config", str(log_config)] if log_config else ["--log-level", log_level]
     log_path = log_dir / f"{name}-{port}.log"
     environment = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     with open(log_path, "wb") as log:
@@ -62,8 +73,7 @@ def start(
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--log-level",
-                log_level,
+                *logging,
                 *uvicorn_flags(environment),
             ],
             cwd=REPO,
@@ -87,3 +97,20 @@ def wait_until(server: Server, path: str = "/readyz", *, timeout: float = 60.0) 
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{server.name} not ready on {path}:\n{server.log()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running(
+    database_url: str, log_dir: Path, *, env: dict[str, str] | None = None, log_config: Path | None = None
+) -> Iterator[dict[str, Server]]:
+    """The three services, each its own process, ready; stopped on the way out."""
+    servers: dict[str, Server] = {}
+    try:
+        for name in SERVICES:
+            servers[name] = start(name, database_url, log_dir, env=env, log_config=log_config)
+        for server in servers.values():
+            wait_until(server, timeout=90)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
