@@ -155,6 +155,7 @@ def _lines_text(lines: Sequence[tuple]) -> tuple[str, int, int]:
     """Lines as COPY text (LINE_COLUMNS), the number of NULLs written and of array elements."""
     rows, nulls, elements = [], 0, 0
     last_at = last_text = None
+    # str(reward), not f"{reward}": Decimal's __format__ costs several times its __str__, same text
     for (
         event_id,
         seq,
@@ -179,7 +180,7 @@ def _lines_text(lines: Sequence[tuple]) -> tuple[str, int, int]:
         rows.append(
             f"{event_id}\t{seq}\t{position}\t{last_text}\t{month}\t{unit_id}\t"
             f"{_NULL if officer_id is None else officer_id}\t{clause}\t"
-            f"{_NULL if reward_clause is None else reward_clause}\t{points}\t{reward}\t{_array(officer_ids)}\t"
+            f"{_NULL if reward_clause is None else reward_clause}\t{points}\t{str(reward)}\t{_array(officer_ids)}\t"
             f"{_NULL if item_id is None else item_id}\t{_NULL if note is None else note}\t{version}\n"
         )
     return "".join(rows), nulls, elements
