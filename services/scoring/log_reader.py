@@ -1,5 +1,7 @@
 """Stream the log in global order, in chunks, decoded for the fold. Memory stays at one chunk."""
 
+import asyncio
+import contextlib
 from bisect import bisect_right
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -8,12 +10,22 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.evolve import LogEvent
 
+
+def month_of(moment: str, zone: str) -> str:
+    """SQL for the YYYYMM of the timestamptz `moment` in the time zone named by `zone` (a parameter).
+
+    date_part (double precision) rather than extract (numeric since PostgreSQL 14): measured over
+    the 1M-event log, 0.9 s of server time against 1.7 s.
+    """
+    local = f"{moment} AT TIME ZONE {zone}"
+    return f"(date_part('year', {local}) * 100 + date_part('month', {local}))::int"
+
+
 # The server finds each event's local month (in C, per row) so that a row becomes the fold's LogEvent
 # in one tuple construction: the columns are LogEvent's fields in order. Python's zoneinfo and the
 # server's time zone data are both the IANA database (tests/http/test_read_all.py compares them).
 _SELECT = (
-    "SELECT event_id::text, global_position, type, occurred_at, "
-    "(extract(year FROM occurred_at AT TIME ZONE $4) * 100 + extract(month FROM occurred_at AT TIME ZONE $4))::int, "
+    f"SELECT event_id::text, global_position, type, occurred_at, {month_of('occurred_at', '$4')}, "
     "data FROM eventlog.events "
     "WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
 )
@@ -46,8 +58,7 @@ async def read_chunk(conn, *, after: int, until: int, limit: int, zone: ZoneInfo
 
 
 _UNIT_SCOPE = (
-    "SELECT event_id::text, global_position, type, occurred_at, "
-    "(extract(year FROM occurred_at AT TIME ZONE $3) * 100 + extract(month FROM occurred_at AT TIME ZONE $3))::int, "
+    f"SELECT event_id::text, global_position, type, occurred_at, {month_of('occurred_at', '$3')}, "
     "data FROM eventlog.events "
     "WHERE (stream_id = ANY($1::text[]) OR stream_id LIKE 'period-%' OR stream_id LIKE 'solicitation-%') "
     "AND global_position <= $2 "
@@ -63,30 +74,52 @@ async def read_scope(conn, *, streams: list[str], until: int, zone: ZoneInfo) ->
 
 
 _RANGE = (
-    "SELECT event_id::text, global_position, type, occurred_at, "
-    "(extract(year FROM occurred_at AT TIME ZONE $3) * 100 + extract(month FROM occurred_at AT TIME ZONE $3))::int, "
+    f"SELECT event_id::text, global_position, type, occurred_at, {month_of('occurred_at', '$3')}, "
     "data FROM eventlog.events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position"
 )
 
 
 async def stream_log(
-    conn, *, zone: ZoneInfo, after: int = 0, until: int | None = None, chunk: int = 5000
+    conn,
+    *,
+    zone: ZoneInfo,
+    after: int = 0,
+    until: int | None = None,
+    chunk: int = 5000,
+    where: str = "",
+    args: tuple = (),
+    ahead: bool = True,
 ) -> AsyncIterator[list[LogEvent]]:
     """Every event with after < position <= until (the head when None), chunk by chunk.
 
     One server-side cursor in a read-only snapshot, `chunk` rows a round trip: one index scan for
     the whole read instead of one per page. The snapshot ends when the read does; if the caller
-    stops early and closes the connection first, there is nothing left to end.
+    stops early and closes the connection first, there is nothing left to end. `where` narrows the
+    read with a condition on the row (its parameters `args` numbered from $4 on).
+
+    With `ahead`, the next chunk is fetched while the caller handles this one (the server finds and
+    sends rows while Python builds events and folds them), so the caller must not use `conn` until
+    the read ends; `ahead=False` for a caller that queries between chunks (what-if's hydration).
     """
     nested = conn.is_in_transaction()  # then the caller's snapshot holds; a savepoint carries the cursor
     snapshot = conn.transaction() if nested else conn.transaction(isolation="repeatable_read", readonly=True)
     await snapshot.start()
+    fetching: asyncio.Future | None = None
     try:
         if until is None:
             until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
-        cursor = await conn.cursor(_RANGE, after, until, zone.key)
-        while rows := await cursor.fetch(chunk):
+        query = _RANGE.replace(" ORDER BY", f" AND ({where}) ORDER BY") if where else _RANGE
+        cursor = await conn.cursor(query, after, until, zone.key, *args)
+        fetching = asyncio.ensure_future(cursor.fetch(chunk))
+        while rows := await fetching:
+            fetching = asyncio.ensure_future(cursor.fetch(chunk))
+            # ahead: the next FETCH goes out before this chunk is handled; else it is done by then
+            await (asyncio.sleep(0) if ahead else fetching)
             yield list(map(LogEvent._make, rows))
     finally:
+        if fetching is not None and not fetching.done():
+            # the caller stopped early or failed (that error goes on): free the connection first
+            with contextlib.suppress(Exception):
+                await fetching
         if not conn.is_closed():
             await snapshot.rollback()
