@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from services.scoring.fold_pool import FoldPool
-from services.scoring.folding import ChunkFolder
+from services.scoring.folding import ChunkFolder, _collector_paused
 from services.scoring.log_reader import month_of, stream_log
 from shared.db import connect_raw
 from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
@@ -219,9 +219,12 @@ async def compare(
     snapshot = raw_conn.transaction(isolation="repeatable_read", readonly=True)
     await snapshot.start()
     try:
-        return await _compare(
-            raw_conn, policies=policies, proposed=proposed, period=period, zone=zone, checkpointed=checkpointed
-        )
+        # as in a rebuild: the fold's states and chunks hold no cycles, and full collections over
+        # them were a third of the time (cProfile, 2025-Q3 of the 1M log)
+        with _collector_paused():
+            return await _compare(
+                raw_conn, policies=policies, proposed=proposed, period=period, zone=zone, checkpointed=checkpointed
+            )
     finally:
         if not raw_conn.is_closed():
             await snapshot.rollback()
