@@ -16,7 +16,8 @@ import httpx
 from bench import services
 from bench.database import Databases, name_of
 from bench.rebuild import _caught_up
-from services.scoring.whatif import NEEDED, restore_point
+from services.scoring.log_reader import stream_log
+from services.scoring.whatif import NEEDED, bounds, restore_point
 from shared.db import asyncpg_dsn
 from shared.domain.periods import parse_period
 
@@ -80,13 +81,7 @@ async def measure(dbs: Databases, loaded_url: str, key: str, *, runs: int, zone:
 
 
 async def _folded(conn, period, *, head: int, zone: ZoneInfo) -> int:
-    """How many events the what-if folds (services/scoring/whatif.py `NEEDED`, after the restore point)."""
+    """How many events the what-if folds: those its read returns after the restore point."""
     after = await restore_point(conn, period=period, head=head, zone=zone)
-    return await conn.fetchval(
-        f"SELECT count(*) FROM eventlog.events WHERE global_position > $1 AND global_position <= $2 AND ({NEEDED})",
-        after,
-        head,
-        zone.key,
-        period.first,
-        period.last,
-    )
+    reading = stream_log(conn, zone=zone, after=after, until=head, where=NEEDED, args=bounds(period, zone))
+    return sum([len(events) async for events in reading])

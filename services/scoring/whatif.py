@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from services.scoring.fold_pool import FoldPool
 from services.scoring.folding import ChunkFolder, _collector_paused
-from services.scoring.log_reader import month_of, stream_log
+from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
 from shared.domain.periods import Period
@@ -85,23 +85,27 @@ _DATED = (
     "'unit.solicitation-missed', 'unit.criticized'"
 )
 
+# Dated in the period: its local month is one of the period's, i.e. it happened between the period's
+# first instant and the next period's (timestamps compared, no time-zone conversion per row).
+_IN_PERIOD = "({t} >= {start} AND {t} < {end})"
+
 # The smallest position of an event that could give a line in the period under any policy: lines
 # fall in the event's local month (adoptions, endorsements, deductions), the closed month (closes;
 # reopens only revoke them), the assessed year (S1/D1) or the solicitation's deadline month (D7). A
 # close whose solicitation's deadline cannot be placed outside the period counts, to be safe.
 _FIRST_LINE = (
     "SELECT min(e.global_position) FROM eventlog.events e WHERE e.global_position <= $1 AND ("
-    f"(e.type IN ({_DATED}) AND {month_of('e.occurred_at', '$5')} BETWEEN $2 AND $3) "
+    f"(e.type IN ({_DATED}) AND {_IN_PERIOD.format(t='e.occurred_at', start='$5', end='$6')}) "
     "OR (e.type IN ('period.month-closed', 'period.month-reopened') "
     "AND (e.data->>'year')::int * 100 + (e.data->>'month')::int BETWEEN $2 AND $3) "
     "OR (e.type = 'unit.assessed' AND (e.data->>'year')::int = $4) "
     "OR (e.type = 'solicitation.closed' AND NOT EXISTS (SELECT 1 FROM eventlog.events i "
     "WHERE i.type = 'solicitation.issued' AND i.data->>'solicitation_id' = e.data->>'solicitation_id' "
-    f"AND {month_of(_DEADLINE, '$5')} NOT BETWEEN $2 AND $3)))"
+    f"AND NOT {_IN_PERIOD.format(t=_DEADLINE, start='$5', end='$6')})))"
 )
 
 # After the restore point, the events the period's lines can depend on (a condition for
-# log_reader.stream_log: $1..$2 the range, $3 the zone, $4..$5 the period's first and last month).
+# log_reader.stream_log: $1..$2 the range, $3 the zone, $4..$5 the period's bounds, `bounds`).
 # The period's lines come from events dated in it and from closes, assessments and solicitation
 # closes (few: all kept, with the units, targets, solicitations and revocations they read). Their
 # state is the items they name and the month counts of the period's months, which only events dated
@@ -110,16 +114,22 @@ _FIRST_LINE = (
 NEEDED = (
     "type IN ('unit.registered', 'unit.target-set', 'unit.assessed', 'event.revoked', 'unit.dispute-resolved', "
     "'period.month-closed', 'period.month-reopened', 'solicitation.issued', 'solicitation.closed') "
-    f"OR (type IN ('item.submitted', {_DATED}) AND {month_of('occurred_at', '$3')} BETWEEN $4 AND $5) "
+    f"OR (type IN ('item.submitted', {_DATED}) AND {_IN_PERIOD.format(t='occurred_at', start='$4', end='$5')}) "
     "OR (type = 'item.submitted' AND (data->>'solicitation_id' IS NOT NULL OR data->>'item_id' IN ("
     "SELECT a.data->>'item_id' FROM eventlog.events a WHERE a.global_position > $1 AND a.global_position <= $2 "
-    f"AND a.type IN ('item.adopted', 'item.endorsed') AND {month_of('a.occurred_at', '$3')} BETWEEN $4 AND $5)))"
+    "AND a.type IN ('item.adopted', 'item.endorsed') "
+    f"AND {_IN_PERIOD.format(t='a.occurred_at', start='$4', end='$5')})))"
 )
+
+
+def bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The period's first instant and the first instant after it."""
+    return period.start(zone), period.end(zone)
 
 
 async def restore_point(raw_conn, *, period: Period, head: int, zone: ZoneInfo) -> int:
     """The last position before any event that could put a line in the period (`head` if none)."""
-    first = await raw_conn.fetchval(_FIRST_LINE, head, period.first, period.last, period.year, zone.key)
+    first = await raw_conn.fetchval(_FIRST_LINE, head, period.first, period.last, period.year, *bounds(period, zone))
     return head if first is None else first - 1
 
 
@@ -238,12 +248,12 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
     folder: ChunkFolder | None = None
     units: dict[str, tuple[str, datetime]] = {}
     state, after, both_after = FoldState(), 0, 0
-    where, args = "", tuple[int, ...]()
+    where, args = "", tuple[datetime, ...]()
     if restored is not None:
         folder, units, state, after = restored.folder, restored.units, restored.folder.state, restored.as_of
         both_after = restored.checkpoint
         current.base = await _projected(raw_conn, folder.schema, period)
-        where, args = NEEDED, (period.first, period.last)
+        where, args = NEEDED, bounds(period, zone)
     async for events in stream_log(raw_conn, zone=zone, after=after, until=head, where=where, args=args, ahead=False):
         if folder is not None:
             folder.state = state

@@ -11,7 +11,8 @@ import os
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from services.scoring.whatif import NEEDED, compare, proposed_policy, restore_point
+from services.scoring.log_reader import stream_log
+from services.scoring.whatif import NEEDED, bounds, compare, proposed_policy, restore_point
 from shared.db import connect_raw
 from shared.domain.periods import parse_period
 from tests.http.test_fold_properties import POLICIES, STEPS, TIMES, ZONE, Model
@@ -164,14 +165,8 @@ async def test_late_records_reopens_assessments_and_revocations_after_the_period
         # the shortcut was taken: of the events after February's restore point, some were left out
         february = parse_period("2026-02")
         after = await restore_point(conn, period=february, head=head, zone=ZONE)
-        folded = await conn.fetchval(
-            f"SELECT count(*) FROM eventlog.events WHERE global_position > $1 AND global_position <= $2 AND ({NEEDED})",
-            after,
-            head,
-            ZONE.key,
-            february.first,
-            february.last,
-        )
+        reading = stream_log(conn, zone=ZONE, after=after, until=head, where=NEEDED, args=bounds(february, ZONE))
+        folded = sum([len(events) async for events in reading])
         assert 0 < folded < head - after
     finally:
         await conn.close()
