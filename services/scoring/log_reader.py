@@ -1,7 +1,5 @@
 """Stream the log in global order, in chunks, decoded for the fold. Memory stays at one chunk."""
 
-import asyncio
-import contextlib
 from bisect import bisect_right
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -88,7 +86,6 @@ async def stream_log(
     chunk: int = 5000,
     where: str = "",
     args: tuple = (),
-    ahead: bool = True,
 ) -> AsyncIterator[list[LogEvent]]:
     """Every event with after < position <= until (the head when None), chunk by chunk.
 
@@ -96,30 +93,17 @@ async def stream_log(
     the whole read instead of one per page. The snapshot ends when the read does; if the caller
     stops early and closes the connection first, there is nothing left to end. `where` narrows the
     read with a condition on the row (its parameters `args` numbered from $4 on).
-
-    With `ahead`, the next chunk is fetched while the caller handles this one (the server finds and
-    sends rows while Python builds events and folds them), so the caller must not use `conn` until
-    the read ends; `ahead=False` for a caller that queries between chunks (what-if's hydration).
     """
     nested = conn.is_in_transaction()  # then the caller's snapshot holds; a savepoint carries the cursor
     snapshot = conn.transaction() if nested else conn.transaction(isolation="repeatable_read", readonly=True)
     await snapshot.start()
-    fetching: asyncio.Future | None = None
     try:
         if until is None:
             until = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
         query = _RANGE.replace(" ORDER BY", f" AND ({where}) ORDER BY") if where else _RANGE
         cursor = await conn.cursor(query, after, until, zone.key, *args)
-        fetching = asyncio.ensure_future(cursor.fetch(chunk))
-        while rows := await fetching:
-            fetching = asyncio.ensure_future(cursor.fetch(chunk))
-            # ahead: the next FETCH goes out before this chunk is handled; else it is done by then
-            await (asyncio.sleep(0) if ahead else fetching)
+        while rows := await cursor.fetch(chunk):
             yield list(map(LogEvent._make, rows))
     finally:
-        if fetching is not None and not fetching.done():
-            # the caller stopped early or failed (that error goes on): free the connection first
-            with contextlib.suppress(Exception):
-                await fetching
         if not conn.is_closed():
             await snapshot.rollback()

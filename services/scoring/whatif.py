@@ -254,7 +254,7 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
         both_after = restored.checkpoint
         current.base = await _projected(raw_conn, folder.schema, period)
         where, args = NEEDED, bounds(period, zone)
-    async for events in stream_log(raw_conn, zone=zone, after=after, until=head, where=where, args=args, ahead=False):
+    async for events in stream_log(raw_conn, zone=zone, after=after, until=head, where=where, args=args):
         if folder is not None:
             folder.state = state
             await folder.hydrate(raw_conn, events)
