@@ -18,6 +18,8 @@ DESCRIPTIONS = {
     "ingest-batch": "kaohe ingest: POST /v1/events/batch of 1000, 4 connections; events/s",
     "rebuild": "kaohe scoring: full projection build over the loaded log",
     "audit": "kaohe scoring: GET /v1/audit/deductions/{id}, deductions spread over the loaded log, one at a time",
+    "what-if": "kaohe scoring: POST /v1/what-if of the log's last full quarter (2025-Q3 on the 1M demo log), "
+    "every clause's points doubled, one at a time",
     "rebuild-huge": "kaohe scoring: full projection build over the --huge log",
     "freshness": "201 of an adoption → first GET /v1/rankings/units showing it, under background ingest",
     "poll-200": "kaohe reporting: GET /v1/rankings/units?period=Q, 64 connections (200 path)",

@@ -14,12 +14,12 @@ import os
 import sys
 import time
 
-from bench import audit, dataset, load, machine, online, peer, raw, rebuild, report, services, sse
+from bench import audit, dataset, load, machine, online, peer, raw, rebuild, report, services, sse, whatif
 from bench.database import Databases
 from bench.results import Series
 from shared.settings import REPO_ROOT
 
-PHASES = ("raw", "peer", "ceiling", "online", "sse", "rebuild", "read-all", "audit")
+PHASES = ("raw", "peer", "ceiling", "online", "sse", "rebuild", "read-all", "audit", "what-if")
 FULL = {
     "runs": 3,
     "seconds": 10.0,
@@ -243,6 +243,8 @@ class Bench:
                 await self._read_all(url, loaded)
             if "audit" in self.phases:
                 await self._audit(url)
+            if "what-if" in self.phases:
+                await self._what_if(url)
         finally:
             await self.dbs.drop(url)
         if self.args.huge and "rebuild" in self.phases:
@@ -282,6 +284,16 @@ class Bench:
         series.extra.update({"statuses": str(result["statuses"])})
         self.say(f"audit: {result['probes']} deductions, p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms")
 
+    async def _what_if(self, url: str) -> None:
+        result = await whatif.measure(self.dbs, url, self.key, runs=self.size["runs"], zone=dataset.ZONE)
+        series = self.s("what-if", "runs")
+        series.add(self.size["runs"], result["p50"], result["p99"])
+        series.extra.update({name: str(result[name]) for name in ("period", "log_events", "events_folded")})
+        self.say(
+            f"what-if {result['period']}: p50 {result['p50']:,.0f} ms, p99 {result['p99']:,.0f} ms, "
+            f"{result['events_folded']:,} of {result['log_events']:,} events folded"
+        )
+
     async def _read_all(self, url: str, count: int) -> None:
         app = await asyncio.to_thread(peer.application, url, pool=2)
         try:
@@ -310,7 +322,7 @@ class Bench:
                 await self.ceiling()
             if self.phases & {"online", "sse"}:
                 await self.online()
-            if self.phases & {"rebuild", "read-all", "audit"}:
+            if self.phases & {"rebuild", "read-all", "audit", "what-if"}:
                 await self.large_log()
             postgres = {"PostgreSQL": await self.dbs.server_version()}
         finally:
