@@ -193,7 +193,10 @@ async def rebuild_progress(
 async def post_what_if(
     body: WhatIfRequest, request: Request, state: StateDep, _principal: Annotated[Principal, require("what_if")]
 ) -> dict[str, Any]:
-    """Folds the whole log in memory under both policies; nothing is stored."""
+    """The current side is the projection's (its sums as of the log's head at the request: waits up
+    to 5 s for the projector, as `min_position` does); the proposed side folds, in a worker process,
+    the events the period's lines depend on from the projection's state before the period. Nothing is
+    stored."""
     return await what_if(state, document=body.policy, period=period_of(body.period), pool=request.app.state.fold_pool)
 
 

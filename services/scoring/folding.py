@@ -178,7 +178,7 @@ class ChunkFolder:
 
         If this raises, the folder's state may be ahead of its generation: discard the folder.
         """
-        with _collector_paused():
+        with collector_paused():
             await self._fold_log(read_conn, zone=zone, after=after, until=until, chunk=chunk, write=write)
 
     async def _fold_log(self, read_conn, *, zone, after, until, chunk, write) -> None:
@@ -216,7 +216,7 @@ _paused, _was_enabled = 0, True  # folds in progress; whether the collector ran 
 
 
 @contextmanager
-def _collector_paused():
+def collector_paused():
     """No automatic cyclic garbage collection while a long fold runs (reference counting goes on).
 
     The chunks in flight are hundreds of thousands of objects that live just long enough to reach

@@ -110,7 +110,10 @@ class WhatIfRow(BaseModel):
 
 class WhatIf(BaseModel):
     period: str
-    position: int = Field(description="The last log position folded")
+    position: int = Field(
+        description="The log position both sides are as of: the projection's, at least every event appended "
+        "before the request"
+    )
     current_policy_version: str
     proposed_policy_version: str
     rows: list[WhatIfRow] = Field(description="Every unit of the period's ranking, by proposed rank")

@@ -1,13 +1,15 @@
 """What-if: every unit's points and rank under the current policies and under a proposed policy.
 
-One pass over the log from just before the period's first possible line (the fold state restored
-from the projection as of there), each event folded twice with `evolve` (the projector's own
-function): once under the current PolicySet, once under the proposed policy alone. Only per-unit totals of
-the period are kept, plus each scoring event's contribution so a later revocation can take it
-back; nothing is stored.
+The current side is the projection's own per-unit sums (the fold under the current policies); the
+proposed side is folded with `evolve` (the projector's own function) under the proposed policy
+alone, from the fold state restored from the projection as of just before the period's first
+possible line, over the events the period's lines depend on. With no projection yet, the whole log
+is folded under both. Only per-unit totals of the period are kept, plus each scoring event's
+contribution so a later revocation can take it back; nothing is stored.
 """
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from services.scoring.fold_pool import FoldPool
-from services.scoring.folding import ChunkFolder, _collector_paused
+from services.scoring.folding import ChunkFolder, collector_paused
 from services.scoring.log_reader import stream_log
 from shared.db import connect_raw
 from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
@@ -25,6 +27,7 @@ from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
 from shared.domain.ranks import competition_ranks
 from shared.domain.standing import is_ranked
 from shared.problems import Problem, validation_errors
+from shared.read_position import WAIT_SECONDS
 from shared.service import ServiceState, db_role
 
 
@@ -47,7 +50,8 @@ def proposed_policy(document: Any) -> Policy:
 class PeriodPoints:
     """Each unit's net points in a period, fed with the fold's outcomes in log order.
 
-    `base` is what lines made before the fold give each unit: (points, lines), from the projection.
+    `base` is each unit's (points, lines) in the period as the projection holds them (then nothing
+    is fed).
     """
 
     period: Period
@@ -61,10 +65,6 @@ class PeriodPoints:
                 self.by_event.setdefault(line.event_id, []).append((line.unit_id, line.points))
         for revocation in outcome.revocations:
             self.revoked.add((revocation.target_event_id, revocation.unit_id))
-
-    def revoked_before(self) -> set[tuple[str, str | None]]:
-        """Revocations of events whose lines are not fed here (made before the fold)."""
-        return {(event_id, unit_id) for event_id, unit_id in self.revoked if event_id not in self.by_event}
 
     def points(self) -> dict[str, int]:
         """Net points of every unit with a line that counts in the period."""
@@ -135,8 +135,8 @@ async def restore_point(raw_conn, *, period: Period, head: int, zone: ZoneInfo) 
 
 @dataclass
 class Restored:
-    """The fold state as of `as_of` (a position before the period's first line) and the generation's
-    checkpoint, with the units registered by then (name, registration time)."""
+    """The fold state as of `as_of` (a position before the period's first line) in the generation
+    whose checkpoint is `checkpoint`, with the units registered by then (name, registration time)."""
 
     folder: ChunkFolder
     as_of: int
@@ -144,19 +144,18 @@ class Restored:
     units: dict[str, tuple[str, datetime]]
 
 
-async def _restored(raw_conn, policies: PolicySet, *, period: Period, head: int, zone: ZoneInfo) -> Restored | None:
-    """The fold state as of a position before the period's first line; None when there is no
-    generation to restore from (then the whole log is folded).
+async def _restored(raw_conn, policies: PolicySet, *, period: Period, zone: ZoneInfo) -> Restored | None:
+    """The fold state as of a position before the period's first line up to the generation's
+    checkpoint; None when there is no generation to restore from (then the whole log is folded).
 
     The state does not depend on the policy (only lines do), so the active generation's tables, cut
-    at that position, give both folds their starting state. Any position at most the first line's
-    predecessor will do: the generation's checkpoint, if it is behind, is used instead.
+    at that position, give the proposed fold its starting state.
     """
     schema = await raw_conn.fetchval("SELECT schema_name FROM scoring.active_generation WHERE id = 1")
     if schema is None:
         return None
     checkpoint = await raw_conn.fetchval(f"SELECT position FROM {schema}.checkpoint") or 0
-    as_of = min(await restore_point(raw_conn, period=period, head=head, zone=zone), checkpoint)
+    as_of = await restore_point(raw_conn, period=period, head=checkpoint, zone=zone)
     if as_of <= 0:
         return None
     folder = ChunkFolder(policies, schema)
@@ -188,25 +187,6 @@ async def _projected(raw_conn, schema: str, period: Period) -> dict[str, tuple[i
     return {subject: (int(points), int(lines)) for subject, points, lines in rows}
 
 
-async def _take_back(raw_conn, schema: str, points: PeriodPoints) -> None:
-    """Take the lines that revocations folded after the checkpoint revoke out of `points.base`."""
-    revoked = points.revoked_before()
-    if not revoked:
-        return
-    rows = await raw_conn.fetch(
-        f"SELECT event_id::text, unit_id, sum(points), count(*) FROM {schema}.lines "
-        "WHERE event_id = ANY($1::uuid[]) AND officer_id IS NULL AND month BETWEEN $2 AND $3 "
-        "AND revoked_by IS NULL GROUP BY 1, 2",
-        list({event_id for event_id, _ in revoked}),
-        points.period.first,
-        points.period.last,
-    )
-    for event_id, unit_id, taken, lines in rows:
-        if (event_id, None) in revoked or (event_id, unit_id) in revoked:
-            had, counted = points.base.get(unit_id, (0, 0))
-            points.base[unit_id] = (had - int(taken), counted - lines)
-
-
 async def compare(
     raw_conn,
     *,
@@ -218,20 +198,24 @@ async def compare(
 ) -> dict[str, Any]:
     """Fold the log under both policies and put the period's points and ranks side by side.
 
-    With `checkpointed`, the fold starts from the state restored from the projection as of just
-    before the first event that could give a line in the period (`_restored`), not from the start
-    of the log, and folds only the events the period's lines depend on (`NEEDED`). The current
-    side is the projection's own sums up to its checkpoint (it is the fold under the current
-    policies), so only events after the checkpoint are folded under both. The answer is the same
-    as folding everything (tests/http/test_whatif_checkpoint.py). Events left out are not folded
-    under the proposed policy, so a policy unable to score them is not refused.
+    With `checkpointed` and a projection that reaches the log's head within `WAIT_SECONDS` (as a
+    `min_position` read waits; else the whole log is folded), the answer is as of the projection's checkpoint (its
+    `position`, as a ranking's): the current side is the projection's own sums (it is the fold
+    under the current policies), and only the proposed side is folded, from the state restored from
+    the projection as of just before the first event that could give a line in the period
+    (`_restored`), over only the events the period's lines depend on (`NEEDED`). The answer is the
+    same as folding the log up to that position under both (tests/http/test_whatif_checkpoint.py).
+    Events left out are not folded under the proposed policy, so a policy unable to score them is
+    not refused.
     """
+    if checkpointed:  # every event appended before the request is in the answer, as with a min_position read
+        checkpointed = await _projection_reaches(raw_conn, await _head(raw_conn))
     snapshot = raw_conn.transaction(isolation="repeatable_read", readonly=True)
     await snapshot.start()
     try:
         # as in a rebuild: the fold's states and chunks hold no cycles, and full collections over
         # them were a third of the time (cProfile, 2025-Q3 of the 1M log)
-        with _collector_paused():
+        with collector_paused():
             return await _compare(
                 raw_conn, policies=policies, proposed=proposed, period=period, zone=zone, checkpointed=checkpointed
             )
@@ -240,18 +224,33 @@ async def compare(
             await snapshot.rollback()
 
 
+async def _head(raw_conn) -> int:
+    return await raw_conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
+
+
+async def _projection_reaches(raw_conn, position: int) -> bool:
+    """Whether the projection folds `position` within WAIT_SECONDS (polled, 10 → 100 ms)."""
+    deadline, delay = time.monotonic() + WAIT_SECONDS, 0.01
+    while (await raw_conn.fetchval("SELECT position FROM proj.checkpoint")) < position:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return True
+
+
 async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) -> dict[str, Any]:
     alone = PolicySet([proposed], zone)
-    head = await raw_conn.fetchval("SELECT coalesce(max(global_position), 0) FROM eventlog.events")
-    restored = await _restored(raw_conn, policies, period=period, head=head, zone=zone) if checkpointed else None
+    head = await _head(raw_conn)
+    restored = await _restored(raw_conn, policies, period=period, zone=zone) if checkpointed else None
     current, changed = PeriodPoints(period), PeriodPoints(period)
     folder: ChunkFolder | None = None
     units: dict[str, tuple[str, datetime]] = {}
-    state, after, both_after = FoldState(), 0, 0
+    state, after = FoldState(), 0
     where, args = "", tuple[datetime, ...]()
     if restored is not None:
         folder, units, state, after = restored.folder, restored.units, restored.folder.state, restored.as_of
-        both_after = restored.checkpoint
+        head = restored.checkpoint
         current.base = await _projected(raw_conn, folder.schema, period)
         where, args = NEEDED, bounds(period, zone)
     async for events in stream_log(raw_conn, zone=zone, after=after, until=head, where=where, args=args):
@@ -260,17 +259,13 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
             await folder.hydrate(raw_conn, events)
             state = folder.state
         for event in events:
-            before = state
-            if event.position > both_after:
-                state, outcome = evolve(before, event, policies)
-                current.feed(outcome)
+            if folder is None:  # no projection to take the current side from
+                current.feed(evolve(state, event, policies)[1])
             try:
-                # the state after an event does not depend on the policy: one of the two is kept
-                after_event, outcome = evolve(before, event, alone)
+                # the state after an event does not depend on the policy
+                state, outcome = evolve(state, event, alone)
             except FoldError as exc:
                 raise Problem(422, "invalid_policy", f"the proposed policy cannot score the log: {exc}") from exc
-            if event.position <= both_after:
-                state = after_event
             changed.feed(outcome)
             for table, values in outcome.rows:
                 if table == "units":
@@ -278,8 +273,6 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
             if folder is not None:
                 folder.revoked_since.update(revocation.target_event_id for revocation in outcome.revocations)
         await asyncio.sleep(0)  # the fold is CPU work: let the projector and other requests run
-    if folder is not None:
-        await _take_back(raw_conn, folder.schema, current)
     before_points, after_points = current.points(), changed.points()
     end = period.end(zone)
     rows: list[dict[str, Any]] = [
