@@ -93,6 +93,12 @@ def _rss(name: str, limit_mb: float) -> Callable:
 TARGETS = [
     Target("ingest-single", "≥ 0.4 × raw single-row commits (32 conns)", _at_least("ingest-single", "raw-single", 0.4)),
     Target("ingest-single", "≥ 4 × peer single-event append", _at_least("ingest-single", "peer-append", 4.0)),
+    Target(
+        "ingest-single", "≥ 0.25 × raw single-row commits (issue 13)", _at_least("ingest-single", "raw-single", 0.25)
+    ),
+    Target(
+        "ingest-single", "≥ 3 × peer single-event append (issue 13)", _at_least("ingest-single", "peer-append", 3.0)
+    ),
     Target("ingest-batch", "≥ 0.5 × raw COPY rows/s", _at_least("ingest-batch", "raw-copy", 0.5)),
     Target("rebuild", "≥ 50,000 events/s", _value("rebuild", "median", 50_000, most=False)),
     Target("rebuild", "peak RSS ≤ 300 MB", _rss("rebuild", 300)),
