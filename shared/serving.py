@@ -9,8 +9,8 @@ seconds (default 10) of the connection or of the previous response, and answers 
 once more than `MAX_HEADER_BYTES` arrive without the headers being complete. Bodies are guarded in
 the app (`shared.http.BodyLimit`: the key before the body, a timeout per read and for the whole body).
 
-httptools rather than uvicorn's h11 protocol: the same limits, and the C parser leaves the append
-path about a fifth more requests a second (docs/benchmarks.md "ingest-single").
+httptools rather than uvicorn's pure-Python h11 protocol: the same limits for about 0.55 × the
+server CPU per request (the bare ceiling app; docs/benchmarks.md "ingest-single").
 """
 
 import asyncio
