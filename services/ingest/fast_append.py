@@ -14,20 +14,20 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import Headers
-from starlette.routing import Match
 
-from services.ingest.api import append_one
+from services.ingest.api import append_one, post_event, router
 from shared.auth import PERMISSIONS, Principal, principal_from_headers
 from shared.domain.events import new_event_adapter
 from shared.problems import Problem, note_problem, problem_response
 
 PATH = "/v1/events"
+# The route it answers for, as routing would put it on the scope (for the metrics and the access log).
+ROUTE = next(route for route in router.routes if getattr(route, "endpoint", None) is post_event)
 
 
 class FastAppend:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._route: Any = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH or scope["query_string"]:
@@ -46,17 +46,13 @@ class FastAppend:
         event = _event(body, principal)
         if event is None:
             return await self.app(scope, _replay(body, receive), send)
-        scope["route"] = self._route or self._find_route(scope)  # as routing sets it: for metrics and logs
+        scope["route"] = ROUTE
         try:
             response = await append_one(scope["app"], event, principal)
         except Problem as refused:  # rendered as the app's Problem handler renders it
             note_problem(scope, refused.code)
             response = problem_response(refused, headers)
         await response(scope, receive, send)
-
-    def _find_route(self, scope) -> Any:
-        self._route = next(r for r in scope["app"].router.routes if r.matches(scope)[0] is Match.FULL)
-        return self._route
 
 
 async def _appender(scope, headers: Headers) -> Principal | None:
