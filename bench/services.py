@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from shared.serving import uvicorn_flags
 from shared.settings import REPO_ROOT, worker_count
 
 APPS = {
@@ -20,7 +21,8 @@ APPS = {
     "ceiling": "bench.ceiling:app",
 }
 # The one set of uvicorn settings every measured server gets (ours and the ceiling alike), the
-# same as deploy/entrypoint.sh: KAOHE_WORKERS worker processes (default: the CPUs), no access log.
+# same as deploy/entrypoint.sh: KAOHE_WORKERS worker processes (default: the CPUs), no access log,
+# the connection limits and protocol of `shared.serving`.
 UVICORN_ARGS = ("--no-access-log", "--log-level", "warning")
 
 
@@ -112,6 +114,7 @@ async def start(
                 "--port",
                 str(port),
                 *UVICORN_ARGS,
+                *uvicorn_flags(full_env),
                 "--workers",
                 str(workers or worker_count()),
             ],

@@ -9,15 +9,15 @@
 set -eu
 
 # Connection limits (shared/serving.py, docs/security.md "Slow and keyless clients"): request
-# headers within KAOHE_HEADER_TIMEOUT (10 s) by the h11 protocol below, idle keep-alive 5 s, headers
-# at most 16 KiB, at most KAOHE_LIMIT_CONCURRENCY connections (then 503); bodies are guarded by the
+# headers within KAOHE_HEADER_TIMEOUT (10 s) and at most 16 KiB by the httptools protocol below, idle
+# keep-alive 5 s, at most KAOHE_LIMIT_CONCURRENCY connections (then 503); bodies are guarded by the
 # app (the key before the body; KAOHE_BODY_READ_TIMEOUT between reads, KAOHE_BODY_TIMEOUT in all).
 serve() {
     exec uvicorn "$1" --host 0.0.0.0 --port "${PORT:-$2}" --workers "${KAOHE_WORKERS:-$(nproc)}" --no-access-log \
         --log-config /app/shared/uvicorn-log.yaml \
         --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" --timeout-graceful-shutdown 20 \
-        --http shared.serving:GuardedH11Protocol --timeout-keep-alive 5 \
-        --h11-max-incomplete-event-size 16384 --limit-concurrency "${KAOHE_LIMIT_CONCURRENCY:-1000}"
+        --http shared.serving:GuardedHttpTools --timeout-keep-alive 5 \
+        --limit-concurrency "${KAOHE_LIMIT_CONCURRENCY:-1000}"
 }
 
 command="${1:-ingest}"

@@ -1,24 +1,32 @@
 """How the services run under uvicorn: the connection limits every launcher passes (the runner,
-the test servers, deploy/entrypoint.sh) and an HTTP/1.1 protocol with a header timeout.
+the test servers, the bench, deploy/entrypoint.sh) and an HTTP/1.1 protocol with header limits.
 
-uvicorn closes idle keep-alive connections (`--timeout-keep-alive`) and caps the header size
-(`--h11-max-incomplete-event-size`), but it waits forever for a request's headers once the first
-byte came: 3,000 clients sending one header byte a minute held 3,000 connections. `GuardedH11Protocol`
+uvicorn closes idle keep-alive connections (`--timeout-keep-alive`), but it waits forever for a
+request's headers once the first byte came: 3,000 clients sending one header byte a minute held
+3,000 connections; and its httptools protocol has no cap on the headers' size. `GuardedHttpTools`
 closes a connection whose request line and headers are not complete within `KAOHE_HEADER_TIMEOUT`
-seconds (default 10) of its first byte or of the previous response. Bodies are guarded in the app
-(`shared.http.BodyLimit`: the key before the body, a timeout per read and for the whole body).
+seconds (default 10) of the connection or of the previous response, and answers 431 (then closes)
+once more than `MAX_HEADER_BYTES` arrive without the headers being complete. Bodies are guarded in
+the app (`shared.http.BodyLimit`: the key before the body, a timeout per read and for the whole body).
+
+httptools rather than uvicorn's pure-Python h11 protocol: the same limits for about 0.55 × the
+server CPU per request (the bare ceiling app; docs/benchmarks.md "ingest-single").
 """
 
 import asyncio
 import os
 from collections.abc import Mapping
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_TIMEOUT = float(os.environ.get("KAOHE_HEADER_TIMEOUT") or 10)
 KEEP_ALIVE_SECONDS = 5
 MAX_HEADER_BYTES = 16 * 1024
 MAX_CONNECTIONS = 1000
+HEADERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 31\r\nconnection: close\r\n\r\nRequest header fields too large"
+)
 
 
 def uvicorn_flags(env: Mapping[str, str] | None = None) -> list[str]:
@@ -26,21 +34,28 @@ def uvicorn_flags(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
     return [
         "--http",
-        "shared.serving:GuardedH11Protocol",
+        "shared.serving:GuardedHttpTools",
         "--timeout-keep-alive",
         str(KEEP_ALIVE_SECONDS),
-        "--h11-max-incomplete-event-size",
-        str(MAX_HEADER_BYTES),
         "--limit-concurrency",
         str(env.get("KAOHE_LIMIT_CONCURRENCY") or MAX_CONNECTIONS),
     ]
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus: the request's headers must be complete in `HEADER_TIMEOUT`."""
+class GuardedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, plus: a request's headers must be complete within
+    `HEADER_TIMEOUT` and `MAX_HEADER_BYTES`.
+
+    The timer runs from the connection and from each response (unless a pipelined request's headers
+    already came) until the parser calls `on_headers_complete`. The size counts the data received
+    from the end of the previous request (or the connection) while the headers are not complete:
+    httptools would buffer a header of any size, even while a long response (an event stream) is
+    being sent.
+    """
 
     _header_timer: asyncio.TimerHandle | None = None
-    _waiting_since_cycle: object = None
+    _awaiting_headers = True
+    _header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -50,19 +65,33 @@ class GuardedH11Protocol(H11Protocol):
         self._cancel_header_timer()
         super().connection_lost(exc)
 
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not self._waiting_since_cycle:  # a new request's headers are complete
+    def data_received(self, data: bytes) -> None:
+        if not self._awaiting_headers:
+            return super().data_received(data)
+        self._header_bytes += len(data)
+        super().data_received(data)
+        if self._awaiting_headers and self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
             self._cancel_header_timer()
+            if self.cycle is None or self.cycle.response_complete:  # (never in the middle of a response)
+                self.transport.write(HEADERS_TOO_LARGE)
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers = False
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_headers, self._header_bytes = True, 0
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # (may already have started a pipelined request's cycle)
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+        super().on_response_complete()  # (may start a pipelined request whose headers already came)
+        if not self.transport.is_closing() and self.cycle.response_complete:
             self._arm_header_timer()  # the next request on this connection gets the same time
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()
-        self._waiting_since_cycle = self.cycle
         self._header_timer = self.loop.call_later(HEADER_TIMEOUT, self._headers_too_slow)
 
     def _cancel_header_timer(self) -> None:
@@ -72,6 +101,6 @@ class GuardedH11Protocol(H11Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.cycle is self._waiting_since_cycle and not self.transport.is_closing():
+        if not self.transport.is_closing():
             self.logger.info("closed a connection whose request headers did not arrive in %s s", HEADER_TIMEOUT)
             self.transport.close()

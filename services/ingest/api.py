@@ -77,8 +77,13 @@ def _parse_events(raw: list[Any]) -> tuple[list[Any], list[int], list[dict[str, 
 async def post_event(event: Annotated[NewEvent, Body()], request: Request, state: StateDep, principal: Appender):
     """Append one event; a retry with the same `event_id` and content answers 200 `duplicate`."""
     _authorize_types(principal, [event])
-    [appended] = await append_events(request.app.state.committer, [event], actor=principal.actor, batch=False)
-    request.app.state.metrics.appended([event.type] if not appended.duplicate else [])
+    return await append_one(request.app, event, principal)
+
+
+async def append_one(app: Any, event: Any, principal: Principal) -> Response:
+    """The answer to one valid event the caller may append (this route's, and `FastAppend`'s)."""
+    [appended] = await append_events(app.state.committer, [event], actor=principal.actor, batch=False)
+    app.state.metrics.appended([event.type] if not appended.duplicate else [])
     if appended.duplicate:
         body = DuplicateResult(**appended.stored.model_dump(), duplicate=True)
         return JSONResponse(body.model_dump(mode="json"), status_code=200)

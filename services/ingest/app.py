@@ -3,10 +3,12 @@
 import asyncio
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.ingest import webhooks_api
 from services.ingest.api import router
 from services.ingest.committer import GroupCommitter
+from services.ingest.fast_append import FastAppend
 from services.ingest.schemas import MAX_BATCH
 from services.ingest.webhook_worker import WebhookWorker
 from shared.db import create_raw_pool
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(webhooks_api.router)
     extend_openapi(app, _document)
+    # Innermost, so the body limits, request ids, logs and metrics see what it answers as the route's.
+    app.user_middleware.append(Middleware(FastAppend))
     return app
 
 

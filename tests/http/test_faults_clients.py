@@ -174,3 +174,25 @@ async def test_clients_that_never_finish_their_headers_are_disconnected(ingest):
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert (await _status_line(reader, 30)).startswith("HTTP/1.1 200")
     writer.close()
+
+
+async def test_headers_over_the_cap_are_answered_431_and_closed(ingest):
+    reader, writer = await asyncio.open_connection("127.0.0.1", ingest.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    for _ in range(20):  # 20 KiB of headers, a KiB at a time, never finished
+        writer.write(b"X-Filler: " + b"f" * 1012 + b"\r\n")
+        await writer.drain()
+    assert (await _status_line(reader, 10)).startswith("HTTP/1.1 431")
+    assert await _closed(reader, 10)
+    writer.close()
+    # headers under the cap are fine, and a kept-alive connection's next request gets the same time
+    reader, writer = await asyncio.open_connection("127.0.0.1", ingest.port)
+    for _ in range(2):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: " + b"f" * 12_000 + b"\r\n\r\n")
+        assert (await _status_line(reader, 10)).startswith("HTTP/1.1 200")
+        while (await asyncio.wait_for(reader.readline(), 10)).strip():
+            pass  # the rest of the head
+        await reader.readexactly(len(b'{"status":"ok"}'))
+    writer.write(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+    assert await _closed(reader, 30)  # (the header timeout, 2 s here)
+    writer.close()
