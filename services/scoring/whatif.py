@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from pydantic import ValidationError
 
 from services.scoring.fold_pool import FoldPool
@@ -29,6 +30,8 @@ from shared.domain.standing import is_ranked
 from shared.problems import Problem, validation_errors
 from shared.read_position import WAIT_SECONDS
 from shared.service import ServiceState, db_role
+
+SNAPSHOT_ATTEMPTS = 3
 
 
 def proposed_policy(document: Any) -> Policy:
@@ -210,18 +213,25 @@ async def compare(
     """
     if checkpointed:  # every event appended before the request is in the answer, as with a min_position read
         checkpointed = await _projection_reaches(raw_conn, await _head(raw_conn))
-    snapshot = raw_conn.transaction(isolation="repeatable_read", readonly=True)
-    await snapshot.start()
-    try:
-        # as in a rebuild: the fold's states and chunks hold no cycles, and full collections over
-        # them were a third of the time (cProfile, 2025-Q3 of the 1M log)
-        with collector_paused():
-            return await _compare(
-                raw_conn, policies=policies, proposed=proposed, period=period, zone=zone, checkpointed=checkpointed
-            )
-    finally:
-        if not raw_conn.is_closed():
-            await snapshot.rollback()
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        snapshot = raw_conn.transaction(isolation="repeatable_read", readonly=True)
+        await snapshot.start()
+        try:
+            # as in a rebuild: the fold's states and chunks hold no cycles, and full collections over
+            # them were a third of the time (cProfile, 2025-Q3 of the 1M log)
+            with collector_paused():
+                return await _compare(
+                    raw_conn, policies=policies, proposed=proposed, period=period, zone=zone, checkpointed=checkpointed
+                )
+        except asyncpg.UndefinedTableError:
+            # a rebuild's switch dropped the generation this snapshot still names (before its tables
+            # were locked here): a new snapshot names the new one
+            if attempt == SNAPSHOT_ATTEMPTS:
+                raise
+        finally:
+            if not raw_conn.is_closed():
+                await snapshot.rollback()
+    raise AssertionError("unreachable")
 
 
 async def _head(raw_conn) -> int:

@@ -174,3 +174,39 @@ async def test_a_policy_that_cannot_score_the_log_is_422(kaohe):
     response = await kaohe.scoring.post("/v1/what-if", json={"policy": narrower, "period": "2026"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid_policy")
     assert "cannot score" in response.json()["detail"]
+
+
+async def test_a_generation_dropped_under_the_snapshot_is_retried_in_a_new_one(kaohe, database_url, monkeypatch):
+    """A rebuild's switch can drop the generation a what-if's snapshot names before the what-if has
+    locked its tables: the what-if takes a new snapshot instead of failing."""
+    from services.scoring import whatif
+    from shared.db import connect_raw
+    from shared.domain.periods import parse_period
+    from tests.http.test_fold_properties import POLICIES, ZONE
+
+    await district(kaohe)
+    await kaohe.settled()
+    proposed = whatif.proposed_policy(with_city_single_points(await current_document(kaohe), 40))
+    restores = 0
+    restored = whatif._restored
+
+    async def dropped_once(*args, **kwargs):
+        nonlocal restores
+        restores += 1
+        if restores == 1:
+            raise asyncpg.UndefinedTableError('relation "proj_g9.checkpoint" does not exist')
+        return await restored(*args, **kwargs)
+
+    conn = await connect_raw(database_url)
+    try:
+        whole = await whatif.compare(
+            conn, policies=POLICIES, proposed=proposed, period=parse_period("2026-Q1"), zone=ZONE, checkpointed=False
+        )
+        monkeypatch.setattr(whatif, "_restored", dropped_once)
+        answer = await whatif.compare(
+            conn, policies=POLICIES, proposed=proposed, period=parse_period("2026-Q1"), zone=ZONE
+        )
+    finally:
+        await conn.close()
+    assert restores == 2
+    assert answer == whole and any(row["change"] for row in answer["rows"])
