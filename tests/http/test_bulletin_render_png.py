@@ -2,8 +2,7 @@
 headless, the html by a browser (headless Chromium, which honours its @page A4 rule — LibreOffice's
 HTML import ignores the style sheet and printed blank pages); then pdftoppm.
 
-Skipped where LibreOffice or poppler is not installed (`apt-get install libreoffice-writer
-libreoffice-calc poppler-utils fonts-noto-cjk`). With KAOHE_RENDER_DOCS=1 the first page of each
+LibreOffice, poppler and a Chinese font are installed from Debian's packages when missing. With KAOHE_RENDER_DOCS=1 the first page of each
 (and the docx's second) is kept in docs/ (docs/bulletin-*.png) for a reader to see what the office gets.
 """
 
@@ -15,12 +14,21 @@ from pathlib import Path
 import pytest
 
 from shared.settings import REPO_ROOT
-from tests.support.cdp import ensure_chromium
+from tests.support.cdp import ensure_chromium, ensure_debian_packages, has_chinese_font
 from tools.demo import generate, load
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("soffice") and shutil.which("pdftoppm")), reason="LibreOffice/poppler not installed"
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def office_programs() -> None:
+    ensure_debian_packages(
+        {
+            "libreoffice-writer-nogui": shutil.which("soffice") is None,
+            "libreoffice-calc-nogui": shutil.which("soffice") is None,
+            "poppler-utils": shutil.which("pdftoppm") is None,
+            "fonts-noto-cjk": not has_chinese_font(),
+        }
+    )
+    assert shutil.which("soffice") and shutil.which("pdftoppm"), "LibreOffice or poppler could not be installed"
 
 
 DPI = "90"  # enough to read a 五号 table in docs/

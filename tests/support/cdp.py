@@ -27,24 +27,28 @@ FLAGS = [
 ]
 
 
+def ensure_debian_packages(wanted: dict[str, bool]) -> None:
+    """apt-get install the packages marked missing (`{package: missing}`); CI runs as root with
+    Debian's registry, so a test never skips for want of a program."""
+    missing = [package for package, absent in wanted.items() if absent]
+    if not missing:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=True)
+        subprocess.run(install, env=env, capture_output=True, check=True)
+
+
+def has_chinese_font() -> bool:
+    if not shutil.which("fc-list"):
+        return False
+    return bool(subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip())
+
+
 def ensure_chromium() -> str:
     """Debian's chromium and a font with Chinese glyphs, installed when missing."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    fonts = (
-        subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
-        if shutil.which("fc-list")
-        else ""
-    )
-    wanted = [
-        p
-        for p, missing in (("chromium", shutil.which("chromium") is None), ("fonts-wqy-microhei", not fonts.strip()))
-        if missing
-    ]
-    if wanted:
-        install = ["apt-get", "install", "-y", "-q", *wanted]
-        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=True)
-            subprocess.run(install, env=env, capture_output=True, check=True)
+    ensure_debian_packages({"chromium": shutil.which("chromium") is None, "fonts-wqy-microhei": not has_chinese_font()})
     path = shutil.which("chromium")
     assert path, "chromium is not installed and apt-get could not install it"
     return path
