@@ -193,7 +193,6 @@ async def position_at(conn: AsyncConnection, moment: datetime) -> int:
 
 # --- the append path on raw asyncpg (ingest's hot path: no SQLAlchemy layer per request) ------------
 # Plain INSERT/COPY/SELECT against eventlog.events, so they work on a plain or a partitioned log.
-STORED_COLUMNS = COLUMNS + ", content_hash"
 _INSERT_RAW = """
     INSERT INTO eventlog.events
         (event_id, stream_id, stream_version, type, schema_version, occurred_at, actor, data, metadata, content_hash)
@@ -249,7 +248,7 @@ async def append_raw(conn: Any, records: Sequence[NewRecord]) -> list[tuple[int,
         placed = {
             row[0]: (row[1], row[2])
             for row in await conn.fetch(
-                "SELECT event_id, global_position, recorded_at FROM eventlog.events WHERE event_id = ANY($1::uuid[])",
+                f"SELECT k.event_id, k.global_position, e.recorded_at {_FROM_KEYS} WHERE k.event_id = ANY($1::uuid[])",
                 [r.event_id for r in records],
             )
         }
@@ -276,7 +275,7 @@ async def find_stored_raw(conn: Any, event_ids: Sequence[UUID]) -> dict[UUID, tu
         return {}
     found = {}
     for row in await conn.fetch(
-        f"SELECT {STORED_COLUMNS} FROM eventlog.events WHERE event_id = ANY($1::uuid[])", list(event_ids)
+        f"SELECT {_E_COLUMNS}, e.content_hash {_FROM_KEYS} WHERE k.event_id = ANY($1::uuid[])", list(event_ids)
     ):
         mapping = dict(row)
         digest = bytes(mapping.pop("content_hash"))
@@ -286,14 +285,15 @@ async def find_stored_raw(conn: Any, event_ids: Sequence[UUID]) -> dict[UUID, tu
 
 async def stream_tails_raw(conn: Any, known: dict[str, int]) -> list[tuple[str, int, UUID, str, dict[str, Any], int]]:
     """(stream, version, event_id, type, data, position) of every event after the known version of each
-    stream."""
+    stream (found in the key table: the partitions have no index by stream)."""
     if not known:
         return []
     return await conn.fetch(
         """
         SELECT e.stream_id, e.stream_version, e.event_id, e.type, e.data, e.global_position
-        FROM unnest($1::text[], $2::int[]) AS k(stream_id, version)
-        JOIN eventlog.events e ON e.stream_id = k.stream_id AND e.stream_version > k.version
+        FROM unnest($1::text[], $2::int[]) AS t(stream_id, version)
+        JOIN eventlog.event_keys k ON k.stream_id = t.stream_id AND k.stream_version > t.version
+        JOIN eventlog.events e USING (global_position)
         ORDER BY e.stream_id, e.stream_version
         """,
         list(known),

@@ -272,6 +272,10 @@ class Rebuilds:
                 await totals.write(conn, schema)
                 for statement in secondary_index_ddl(schema):
                     await conn.execute(statement)
+                # statistics before the switch: the generation's first readers (audits) get plans for
+                # its real sizes, not for empty tables, without waiting for autovacuum (or without it)
+                tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
+                await conn.execute("ANALYZE " + ", ".join(f"{schema}.{row['tablename']}" for row in tables))
         finally:
             await reader.close()
             await conn.close()
