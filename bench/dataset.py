@@ -301,7 +301,9 @@ async def load(url: str, events: Iterator[Event], *, chunk: int = 20_000) -> int
         if batch:
             await conn.copy_records_to_table("events", schema_name="eventlog", records=batch, columns=COPY_COLUMNS)
             total += len(batch)
-        await conn.execute("ANALYZE")  # every table the load filled (eventlog.event_keys too): autovacuum may be off or late
+        await conn.execute(
+            "ANALYZE"
+        )  # every table the load filled (eventlog.event_keys too): autovacuum may be off or late
     finally:
         await conn.close()
     return total
