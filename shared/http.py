@@ -139,16 +139,7 @@ class BodyLimit:
             problem = await _strict(body)
             if problem is not None:
                 return await _answer(problem, scope, receive, send)
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replaying(body, receive), send)
 
 
 async def _strict(body: bytes) -> Problem | None:
@@ -185,3 +176,17 @@ class RequestId:
             await send(message)
 
         return await self.app(scope, receive, send_with_id)
+
+
+def replaying(body: bytes, receive):
+    """An ASGI `receive` that hands the app the body already read, then the connection's own messages."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 from services.ingest.api import append_one, post_event, router
 from shared.auth import PERMISSIONS, Principal, principal_from_headers
 from shared.domain.events import new_event_adapter
+from shared.http import replaying
 from shared.problems import Problem, note_problem, problem_response
 
 PATH = "/v1/events"
@@ -45,7 +46,7 @@ class FastAppend:
             more = message.get("more_body", False)
         event = _event(body, principal)
         if event is None:
-            return await self.app(scope, _replay(body, receive), send)
+            return await self.app(scope, replaying(body, receive), send)
         scope["route"] = ROUTE
         try:
             response = await append_one(scope["app"], event, principal)
@@ -74,16 +75,3 @@ def _event(body: bytes, principal: Principal) -> Any:
     except (ValidationError, Problem):
         return None
     return event
-
-
-def _replay(body: bytes, receive):
-    replayed = False
-
-    async def replay():
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
