@@ -21,9 +21,8 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.scoring.fold_pool import FoldPool
+from services.scoring.fold_pool import FoldPool, worker_connection
 from services.scoring.log_reader import read_scope, stream_log
-from shared.db import connect_raw
 from shared.domain.events import DEDUCTION_TYPES, RecordedEvent
 from shared.domain.evolve import FoldState, Line, LogEvent, Outcome, evolve
 from shared.domain.policy import PolicySet
@@ -281,12 +280,9 @@ class Replayer:
 
 
 async def replay_on_own_connection(*, url: str, role: str | None, **replay: Any) -> Replayed:
-    """The replay in a fold worker process, on a connection of its own."""
-    raw = await connect_raw(url, role=role)
-    try:
+    """The replay in a fold worker process, on the worker's own connection."""
+    async with worker_connection(url, role) as raw:
         return await replay_deduction(raw, **replay)
-    finally:
-        await raw.close()
 
 
 def audit_body(

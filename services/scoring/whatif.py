@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import ValidationError
 
-from services.scoring.fold_pool import FoldPool
+from services.scoring.fold_pool import FoldPool, worker_connection
 from services.scoring.folding import ChunkFolder, collector_paused
 from services.scoring.log_reader import stream_log
-from shared.db import connect_raw
 from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
@@ -325,8 +324,5 @@ async def what_if(state: ServiceState, *, document: Any, period: Period, pool: F
 async def compare_on_own_connection(
     *, url: str, role: str | None, policies: PolicySet, proposed: Policy, period: Period, zone: ZoneInfo
 ) -> dict[str, Any]:
-    raw = await connect_raw(url, role=role)
-    try:
+    async with worker_connection(url, role) as raw:
         return await compare(raw, policies=policies, proposed=proposed, period=period, zone=zone)
-    finally:
-        await raw.close()
