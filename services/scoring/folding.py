@@ -28,6 +28,13 @@ CACHE_LIMIT = 50_000
 YIELD_EVERY = 100  # events folded between two turns of the event loop (a write in flight moves on)
 _ITEM_READERS = frozenset({"item.adopted", "item.endorsed"})
 _REVOKERS = {"event.revoked": "target_event_id", "unit.dispute-resolved": "deduction_event_id"}
+# Each unit's monthly counts as the fold leaves them at position $1 ({month} narrows the months): an
+# adoption counts while no revocation folded so far took it back (revoked_position > $1: not yet).
+_COUNTS = (
+    "SELECT unit_id, month, count(*) FILTER (WHERE fact = 'submitted') AS submitted, "
+    "count(*) FILTER (WHERE fact = 'adopted' AND (revoked_position IS NULL OR revoked_position > $1)) AS adopted "
+    "FROM {schema}.facts WHERE global_position <= $1 AND {month} GROUP BY unit_id, month"
+)
 
 
 class ChunkFolder:
@@ -67,15 +74,9 @@ class ChunkFolder:
                 cut,
             )
         )
-        # An adoption counts while no revocation folded so far took it back (revoked_position > cut: not yet).
         counts = {
             (row["unit_id"], row["month"]): (row["submitted"], row["adopted"])
-            for row in await conn.fetch(
-                f"SELECT unit_id, month, count(*) FILTER (WHERE fact = 'submitted') AS submitted, "
-                f"count(*) FILTER (WHERE fact = 'adopted' AND (revoked_position IS NULL OR revoked_position > $1)) "
-                f"AS adopted FROM {s}.facts WHERE global_position <= $1 GROUP BY unit_id, month",
-                cut,
-            )
+            for row in await conn.fetch(_COUNTS.format(schema=s, month="TRUE"), cut)
         }
         # Which months are closed, and by which event: the period events folded on an empty state
         # (no units, so a close yields no lines; only `closes` moves).
@@ -91,6 +92,19 @@ class ChunkFolder:
         )
         self.as_of, self.revoked_since = as_of, set()
 
+    async def month_counts_at(self, conn, state: FoldState, *, month: int, position: int) -> FoldState:
+        """`state` with every unit's counts of `month` as folding the log up to `position` leaves them,
+        from the generation's facts (at most its checkpoint). What-if sets them before a close it
+        folds, so the period's plain submissions need not be folded for the close to count them."""
+        found = {
+            row["unit_id"]: (row["submitted"], row["adopted"])
+            for row in await conn.fetch(_COUNTS.format(schema=self.schema, month="month = $2"), position, month)
+        }
+        counts = state.month_counts.mutate()
+        for unit_id in state.units.keys():
+            counts[(unit_id, month)] = found.get(unit_id, (0, 0))
+        return state._replace(month_counts=counts.finish())
+
     async def hydrate(self, conn, events: Iterable[LogEvent]) -> None:
         """Load the items and adoptions this chunk reads and the state does not hold."""
         state = self.state
@@ -105,8 +119,8 @@ class ChunkFolder:
                 if target not in state.adoptions and target not in self._unsettled and target not in self.revoked_since:
                     revoked_ids.add(target)
         items, adoptions = state.items, state.adoptions
-        # In as-of mode the generation is read as of `as_of` (what came later, the fold has made itself);
-        # else as it stands, which is the fold's position.
+        # In as-of mode the generation's adoptions are read as of `as_of` (what came later, the fold has
+        # made itself); else as it stands, which is the fold's position.
         cut = "" if self.as_of is None else f" AND global_position <= {int(self.as_of)}"
         counting = (
             "revoked_by IS NULL"
@@ -114,8 +128,11 @@ class ChunkFolder:
             else f"(revoked_position IS NULL OR revoked_position > {int(self.as_of)})"
         )
         if item_ids:
+            # No cut for items: an item never changes once submitted, and an event names only an item
+            # submitted before it, so the generation's row is what folding its submission gives
+            # (what-if leaves the period's plain submissions unfolded and finds their items here).
             rows = await conn.fetch(
-                f"SELECT item_id, unit_id, kind, authors FROM {self.schema}.items WHERE item_id = ANY($1::text[]){cut}",
+                f"SELECT item_id, unit_id, kind, authors FROM {self.schema}.items WHERE item_id = ANY($1::text[])",
                 list(item_ids),
             )
             items = items.update({r["item_id"]: Item(r["unit_id"], r["kind"], tuple(r["authors"])) for r in rows})

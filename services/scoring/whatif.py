@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from services.scoring.fold_pool import FoldPool, worker_connection
 from services.scoring.folding import ChunkFolder, collector_paused
 from services.scoring.log_reader import stream_log
-from shared.domain.evolve import FoldError, FoldState, Outcome, evolve
+from shared.domain.evolve import FoldError, FoldState, LogEvent, Outcome, evolve
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
 from shared.domain.ranks import competition_ranks
@@ -62,8 +62,9 @@ class PeriodPoints:
     revoked: set[tuple[str, str | None]] = field(default_factory=set)  # (event, unit or None = every unit)
 
     def feed(self, outcome: Outcome) -> None:
+        first, last = self.period.first, self.period.last  # Period.contains, inlined: once per line
         for line in outcome.lines:
-            if line.officer_id is None and self.period.contains(line.month):
+            if line.officer_id is None and first <= line.month <= last:
                 self.by_event.setdefault(line.event_id, []).append((line.unit_id, line.points))
         for revocation in outcome.revocations:
             self.revoked.add((revocation.target_event_id, revocation.unit_id))
@@ -109,19 +110,22 @@ _FIRST_LINE = (
 # After the restore point, the events the period's lines can depend on (a condition for
 # log_reader.stream_log: $1..$2 the range, $3 the zone, $4..$5 the period's bounds, `bounds`).
 # The period's lines come from events dated in it and from closes, assessments and solicitation
-# closes (few: all kept, with the units, targets, solicitations and revocations they read). Their
-# state is the items they name and the month counts of the period's months, which only events dated
-# in those months and revocations change. So an event dated outside the period is left out, unless
-# it is a submission that a kept adoption or endorsement names, or that answers a solicitation.
+# closes (few: all kept, with the units, targets, solicitations and revocations they read). What
+# else they read is the items that adoptions and endorsements name (`ChunkFolder.hydrate` finds
+# them in the generation) and the month counts a close evaluates (`ChunkFolder.month_counts_at`
+# sets them from the generation's facts before the close). So submissions are left out, the
+# period's most numerous events, except those that answer a solicitation, and so is every event
+# dated outside the period.
 NEEDED = (
     "type IN ('unit.registered', 'unit.target-set', 'unit.assessed', 'event.revoked', 'unit.dispute-resolved', "
     "'period.month-closed', 'period.month-reopened', 'solicitation.issued', 'solicitation.closed') "
-    f"OR (type IN ('item.submitted', {_DATED}) AND {_IN_PERIOD.format(t='occurred_at', start='$4', end='$5')}) "
-    "OR (type = 'item.submitted' AND (data->>'solicitation_id' IS NOT NULL OR data->>'item_id' IN ("
-    "SELECT a.data->>'item_id' FROM eventlog.events a WHERE a.global_position > $1 AND a.global_position <= $2 "
-    "AND a.type IN ('item.adopted', 'item.endorsed') "
-    f"AND {_IN_PERIOD.format(t='a.occurred_at', start='$4', end='$5')})))"
+    f"OR (type IN ({_DATED}) AND {_IN_PERIOD.format(t='occurred_at', start='$4', end='$5')}) "
+    "OR (type = 'item.submitted' AND data->>'solicitation_id' IS NOT NULL)"
 )
+
+
+def _closed_month(event: LogEvent) -> int:
+    return event.data["year"] * 100 + event.data["month"]
 
 
 def bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -270,6 +274,8 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
         for event in events:
             if folder is None:  # no projection to take the current side from
                 current.feed(evolve(state, event, policies)[1])
+            elif event.type == "period.month-closed" and period.contains(closed := _closed_month(event)):
+                state = await folder.month_counts_at(raw_conn, state, month=closed, position=event.position)
             try:
                 # the state after an event does not depend on the policy
                 state, outcome = evolve(state, event, alone)
@@ -279,7 +285,7 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
             for table, values in outcome.rows:
                 if table == "units":
                     units[values[0]] = (values[1], values[3])
-            if folder is not None:
+            if folder is not None and outcome.revocations:
                 folder.revoked_since.update(revocation.target_event_id for revocation in outcome.revocations)
         await asyncio.sleep(0)  # the fold is CPU work: let the projector and other requests run
     before_points, after_points = current.points(), changed.points()
