@@ -120,15 +120,29 @@ def _peak_rss_mib() -> int:
 
 
 async def _pipeline(
-    conn, url: str, folder: ChunkFolder, zone, chunk: int, version: str, backends: list[int], indexes: bool = True
+    conn,
+    url: str,
+    folder: ChunkFolder,
+    zone,
+    chunk: int,
+    version: str,
+    backends: list[int],
+    indexes: bool = True,
+    staged: bool = True,
 ):
-    """The rebuild's bulk phase: `fold_log` with deferred totals, asynchronous commits, indexes last."""
-    from services.scoring.projection_writer import Totals
+    """The rebuild's bulk phase: `fold_log` with deferred totals (staged and added up at the end, as
+    the rebuild does, or upserted per flush with `staged` False), asynchronous commits, indexes last."""
+    from services.scoring.projection_writer import Totals, add_up_staged, staged_totals_ddl
     from shared.projection_schema import secondary_index_ddl
+
+    async def flush(totals: Totals) -> None:
+        await (totals.stage if staged else totals.write)(conn, SCHEMA)
 
     reader = await connect_raw(url)
     backends.append(await reader.fetchval("SELECT pg_backend_pid()"))
     await conn.execute("SET synchronous_commit = off")
+    if staged:
+        await conn.execute(staged_totals_ddl(SCHEMA))
     totals, done = Totals(), [0]
     times = {"write": 0.0, "finish": 0.0}
 
@@ -145,7 +159,7 @@ async def _pipeline(
                 totals=totals,
             )
             if len(totals) > 200_000:
-                await totals.write(conn, SCHEMA)
+                await flush(totals)
         done[0] += len(events)
         times["write"] += time.perf_counter() - started
 
@@ -153,7 +167,9 @@ async def _pipeline(
         await folder.fold_log(reader, zone=zone, after=0, until=2**62, chunk=chunk, write=write)
         started = time.perf_counter()
         async with conn.transaction():
-            await totals.write(conn, SCHEMA)
+            await flush(totals)
+            if staged:
+                await add_up_staged(conn, SCHEMA)
             for statement in secondary_index_ddl(SCHEMA) if indexes else ():
                 await conn.execute(statement)
         times["finish"] = time.perf_counter() - started
@@ -172,6 +188,9 @@ async def main() -> None:
     parser.add_argument("--reload", action="store_true")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--statements", action="store_true", help="time each statement kind of the write")
+    parser.add_argument(
+        "--totals", choices=("staged", "upsert"), default="staged", help="pipeline: how sums are written"
+    )
     args = parser.parse_args()
     url = await _database(args.events, args.reload)
     settings = Settings()
@@ -202,6 +221,7 @@ async def main() -> None:
                 policies.current.version,
                 backends,
                 indexes=not args.indexes_first,
+                staged=args.totals == "staged",
             )
         seconds = time.perf_counter() - started
         cpu, pg_cpu = time.process_time() - cpu, _cpu_seconds(backends) - pg_cpu

@@ -253,28 +253,32 @@ class Totals:
             else:
                 deltas[("u", unit_id, month, f"endorsed:{channel}")] += sign
 
-    async def write(self, conn, schema: str) -> None:
-        """Add the changes to the stored sums (the caller owns the transaction), then forget them."""
-        kinds, subjects, months, measures, values = [], [], [], [], []
-        for (kind, subject, month), found in self.line_sums.items():
-            for measure, value in zip(_LINE_MEASURES, found):
-                if value:
-                    kinds.append(kind)
-                    subjects.append(subject)
-                    months.append(month)
-                    measures.append(measure)
-                    values.append(value)
-        for (kind, subject, month, measure), value in self.deltas.items():
-            if value:
-                kinds.append(kind)
-                subjects.append(subject)
-                months.append(month)
-                measures.append(measure)
-                values.append(value)
+    def take(self) -> list[tuple]:
+        """Every change that is not zero as a (kind, subject, month, measure, value) row; then forget them."""
+        changes = [
+            (kind, subject, month, measure, value)
+            for (kind, subject, month), found in self.line_sums.items()
+            for measure, value in zip(_LINE_MEASURES, found)
+            if value
+        ]
+        changes += [(*key, value) for key, value in self.deltas.items() if value]
         self.line_sums.clear()
         self.deltas.clear()
-        if not values:
+        return changes
+
+    async def stage(self, conn, schema: str) -> None:
+        """Append the changes to the generation's staging table by COPY (a rebuild: no upsert per
+        batch; `add_up_staged` sums them into the totals once, at the end); then forget them."""
+        changes = self.take()
+        if changes:
+            await _copy(conn, schema, STAGED_TOTALS, changes, TOTAL_COLUMNS, _totals_text)
+
+    async def write(self, conn, schema: str) -> None:
+        """Add the changes to the stored sums (the caller owns the transaction), then forget them."""
+        changes = self.take()
+        if not changes:
             return
+        kinds, subjects, months, measures, values = (list(column) for column in zip(*changes))
         await conn.execute(
             f"INSERT INTO {schema}.totals AS t (kind, subject, month, measure, value) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::numeric[]) "
@@ -302,6 +306,39 @@ class Totals:
 
 
 _LINE_MEASURES = ("lines", "award", "deduction", "reward")
+TOTAL_COLUMNS = ("kind", "subject", "month", "measure", "value")
+STAGED_TOTALS = "totals_staged"
+
+
+def staged_totals_ddl(schema: str) -> str:
+    """The staging table of a rebuild's running sums: unlogged and unindexed, dropped once added up (a
+    crash restarts the rebuild from nothing, so nothing in it needs to survive one)."""
+    return (
+        f"CREATE UNLOGGED TABLE {schema}.{STAGED_TOTALS} "
+        "(kind text, subject text, month int, measure text, value numeric(16,2))"
+    )
+
+
+async def add_up_staged(conn, schema: str) -> None:
+    """The staged changes summed into the generation's totals (empty until now), then dropped. A
+    sum of 0 is no row, as the projector's upserts leave it (`Totals.write`)."""
+    await conn.execute(
+        f"INSERT INTO {schema}.totals (kind, subject, month, measure, value) "
+        f"SELECT kind, subject, month, measure, sum(value) FROM {schema}.{STAGED_TOTALS} "
+        "GROUP BY kind, subject, month, measure HAVING sum(value) <> 0"
+    )
+    await conn.execute(f"DROP TABLE {schema}.{STAGED_TOTALS}")
+
+
+def _totals_text(changes: Sequence[tuple]) -> tuple[str, int, int]:
+    """Changes to the running sums as COPY text (TOTAL_COLUMNS): no NULLs, no arrays."""
+    return (
+        "".join(
+            f"{kind}\t{subject}\t{month}\t{measure}\t{value}\n" for kind, subject, month, measure, value in changes
+        ),
+        0,
+        0,
+    )
 
 
 async def _revoke(conn, schema: str, table: str, returning: tuple[str, ...], targets: tuple[list, ...]) -> list:

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring.folding import ChunkFolder
 from services.scoring.log_reader import read_chunk
-from services.scoring.projection_writer import Totals, write_outcomes
+from services.scoring.projection_writer import Totals, add_up_staged, staged_totals_ddl, write_outcomes
 from shared.db import connect_raw
 from shared.domain.evolve import LogEvent, Outcome
 from shared.eventstore import PROJECTION_CHANNEL
@@ -214,6 +214,7 @@ class Rebuilds:
             async with conn.transaction():
                 for statement in generation_ddl(schema, secondary_indexes=False):
                     await conn.execute(statement)
+                await conn.execute(staged_totals_ddl(schema))
                 await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}")
                 await conn.execute(
                     "UPDATE scoring.rebuild_jobs SET schema_name = $2, started_at = clock_timestamp() "
@@ -222,9 +223,9 @@ class Rebuilds:
                     schema,
                 )
             log.info("rebuild %s: folding the log into %s", build.job_id, schema)
-            # The running sums are added up in memory across chunks and written in large batches,
-            # the last one before the secondary indexes: until then the generation's totals lag its
-            # checkpoint, which no one sees (it is not active, and a restart rebuilds it whole).
+            # The running sums are added up in memory across chunks, staged in large batches and
+            # summed into the totals before the secondary indexes: until then the generation's totals
+            # lag its checkpoint, which no one sees (it is not active, and a restart rebuilds it whole).
             totals = Totals()
 
             async def write(events: list[LogEvent], outcomes: list[Outcome]) -> None:
@@ -239,7 +240,7 @@ class Rebuilds:
                         totals=totals,
                     )
                     if len(totals) > TOTALS_FLUSH:
-                        await totals.write(conn, schema)
+                        await totals.stage(conn, schema)
                     build.position = events[-1].position
                     build.processed += len(events)
                     build.total = max(build.total, build.processed)
@@ -269,7 +270,8 @@ class Rebuilds:
                     write=write,
                 )
             async with conn.transaction():
-                await totals.write(conn, schema)
+                await totals.stage(conn, schema)
+                await add_up_staged(conn, schema)
                 for statement in secondary_index_ddl(schema):
                     await conn.execute(statement)
                 # statistics before the switch: the generation's first readers (audits) get plans for
