@@ -290,16 +290,22 @@ async def load(url: str, events: Iterator[Event], *, chunk: int = 20_000) -> int
         decoder=lambda raw: orjson.loads(raw[1:]),
     )
     total = 0
+
+    async def copy(batch: list[tuple]) -> None:
+        # partitions ahead of the positions this COPY draws, as ingest keeps them (every minute there)
+        await conn.execute("SELECT eventlog.ensure_partitions()")
+        await conn.copy_records_to_table("events", schema_name="eventlog", records=batch, columns=COPY_COLUMNS)
+
     try:
         batch: list[tuple] = []
         for event in events:
             batch.append(record(event))
             if len(batch) >= chunk:
-                await conn.copy_records_to_table("events", schema_name="eventlog", records=batch, columns=COPY_COLUMNS)
+                await copy(batch)
                 total += len(batch)
                 batch = []
         if batch:
-            await conn.copy_records_to_table("events", schema_name="eventlog", records=batch, columns=COPY_COLUMNS)
+            await copy(batch)
             total += len(batch)
         await conn.execute(
             "ANALYZE"
