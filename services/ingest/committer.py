@@ -116,34 +116,43 @@ class GroupCommitter:
 
     async def _commit(self, group: list[Request]) -> None:
         async with self.pool.acquire() as conn:
-            for _attempt in range(MAX_ATTEMPTS):
-                planned, deferred = await self._plan(conn, group)
-                if deferred:
-                    self._queue[:0] = deferred
-                    self._ready.set()
-                if not planned:
-                    return
-                records = [record for _request, _answers, pending in planned for _index, record in pending]
-                try:
-                    async with conn.transaction():
-                        rows = await eventstore.append_raw(conn, records)
-                except UniqueViolationError:
-                    # Another process took a version or an event id since we read: read and decide again.
-                    group = [request for request, _answers, _pending in planned]
-                    continue
-                start = 0
-                for request, answers, pending in planned:
-                    for (index, record), row in zip(pending, rows[start : start + len(pending)]):
-                        position, recorded_at = row
-                        answers[index] = Appended(
-                            row=(record.event_id, position, record.stream_id, record.stream_version, recorded_at),
-                            duplicate=False,
-                        )
-                        self.cache.committed(record.stream_id, record.stream_version, _seen(record, position))
-                    start += len(pending)
-                    if not request.future.done():
-                        request.future.set_result(answers)
+            try:
+                await self._commit_on(conn, group)
+            except BaseException:
+                # An error may leave the connection mid-protocol (a restart seen halfway through a
+                # statement): it must not go back to the pool, where the next group would get it.
+                conn.terminate()
+                raise
+
+    async def _commit_on(self, conn: Any, group: list[Request]) -> None:
+        for _attempt in range(MAX_ATTEMPTS):
+            planned, deferred = await self._plan(conn, group)
+            if deferred:
+                self._queue[:0] = deferred
+                self._ready.set()
+            if not planned:
                 return
+            records = [record for _request, _answers, pending in planned for _index, record in pending]
+            try:
+                async with conn.transaction():
+                    rows = await eventstore.append_raw(conn, records)
+            except UniqueViolationError:
+                # Another process took a version or an event id since we read: read and decide again.
+                group = [request for request, _answers, _pending in planned]
+                continue
+            start = 0
+            for request, answers, pending in planned:
+                for (index, record), row in zip(pending, rows[start : start + len(pending)]):
+                    position, recorded_at = row
+                    answers[index] = Appended(
+                        row=(record.event_id, position, record.stream_id, record.stream_version, recorded_at),
+                        duplicate=False,
+                    )
+                    self.cache.committed(record.stream_id, record.stream_version, _seen(record, position))
+                start += len(pending)
+                if not request.future.done():
+                    request.future.set_result(answers)
+            return
         _fail_all(group, Problem(409, "concurrent_append", "the streams kept changing; retry the request"))
 
     async def _plan(

@@ -31,8 +31,9 @@ _connections: dict[tuple[str, str | None], Any] = {}  # (url, role) -> an idle a
 async def worker_connection(url: str, role: str | None) -> AsyncIterator[Any]:
     """The worker's connection to `url` as `role`, opened on first use and kept while it is healthy.
 
-    A kept connection is checked with one round trip (the server may have ended it since); one that
-    a job left in a transaction or with an error is closed, not kept.
+    A worker runs one job at a time, so no two jobs share it. A kept connection is checked with one
+    round trip (the server may have ended it since); one that a job left in a transaction or with an
+    error is closed, not kept.
     """
     key = (url, role)
     conn = _connections.pop(key, None)

@@ -107,3 +107,25 @@ async def test_copy_takes_the_logs_order_lock(database_url, kaohe):
     finally:
         await holder.close()
     assert response.status_code == 201, response.text
+
+
+async def test_a_connection_an_append_error_left_does_not_go_back_to_the_pool(kaohe, monkeypatch):
+    """A server restart can cut a statement off halfway; the committer's connection is then closed,
+    not pooled for the next group, and the request is a 503 the client retries."""
+    await given(kaohe, unit_registered("U1"))
+    committer = kaohe.apps["ingest"].state.committer
+    plan, used = committer._plan, []
+
+    async def cut_off(conn, group):
+        used.append(conn._con)  # the connection itself, not the pool's proxy (unusable once released)
+        raise asyncpg.exceptions._base.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        )
+
+    monkeypatch.setattr(committer, "_plan", cut_off)
+    refused = await kaohe.ingest.post("/v1/events", json=criticized("U1"))
+    assert refused.status_code == 503 and refused.json()["code"] == "database_unavailable", refused.text
+    assert refused.headers["Retry-After"]
+    assert used and used[0].is_closed()
+    monkeypatch.setattr(committer, "_plan", plan)
+    assert (await kaohe.ingest.post("/v1/events", json=criticized("U1"))).status_code == 201
