@@ -307,9 +307,8 @@ async def load(url: str, events: Iterator[Event], *, chunk: int = 20_000) -> int
         if batch:
             await copy(batch)
             total += len(batch)
-        await conn.execute(
-            "ANALYZE"
-        )  # every table the load filled (eventlog.event_keys too): autovacuum may be off or late
+        # every table the load filled (eventlog.event_keys too): autovacuum may be off or late
+        await conn.execute("ANALYZE")
     finally:
         await conn.close()
     return total

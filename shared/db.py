@@ -63,6 +63,18 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+# asyncpg's words for a statement sent on a connection still waiting for the end of the last one,
+# which a server restart cut off: that connection is unusable, and a new one may succeed.
+_MID_PROTOCOL = "another operation"
+
+
+def left_mid_protocol(exc: BaseException) -> bool:
+    """Whether `exc` is asyncpg refusing a connection a restart left halfway through a statement."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.exceptions._base.InternalClientError) and _MID_PROTOCOL in str(exc)
+
+
 async def connect_raw(
     url: str,
     *,

@@ -273,6 +273,8 @@ def _is_database_unavailable(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+    from shared.db import left_mid_protocol
+
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(
@@ -294,12 +296,7 @@ def _is_database_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
-        if isinstance(seen, asyncpg.exceptions._base.InternalClientError) and _MID_PROTOCOL in str(seen):
-            return True  # a connection a server restart left halfway through a statement
+        if left_mid_protocol(seen):
+            return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-# asyncpg's words for a statement sent on a connection still waiting for the end of the last one
-# (a restart cut it off): another try on another connection is the answer, not a 500.
-_MID_PROTOCOL = "another operation"

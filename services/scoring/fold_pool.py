@@ -56,10 +56,6 @@ async def worker_connection(url: str, role: str | None) -> AsyncIterator[Any]:
         _connections[key] = conn
 
 
-class _Refused(Exception):
-    """A Problem raised in a worker, carried back as plain values (Problem does not pickle)."""
-
-
 def _in_worker(job: Callable[..., Coroutine[Any, Any, Any]], kwargs: dict[str, Any]) -> tuple[str, Any]:
     """Run an async job to completion in the worker process; a Problem comes back as its fields."""
     global _loop

@@ -27,7 +27,7 @@ from services.scoring.folding import CACHE_LIMIT, ChunkFolder
 from services.scoring.log_reader import read_chunk
 from services.scoring.projection_writer import write_outcomes
 from services.scoring.rebuild import REBUILD_CHANNEL, Rebuilds
-from shared.db import connect_raw
+from shared.db import connect_raw, left_mid_protocol
 from shared.domain.evolve import FoldError
 from shared.domain.policy import PolicySet
 from shared.eventstore import EVENTS_CHANNEL
@@ -98,18 +98,18 @@ class Projector:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except CONNECTION_LOST as exc:
-                self.status.role, self.status.error = "starting", f"{type(exc).__name__}: {exc}"
-                log.warning("projector lost its connection (%s); retrying", exc)
-                await asyncio.sleep(1.0)
             except FoldError as exc:
                 # A fold error is a bug or a bad policy, not a passing fault: stop and say where.
                 self._stop(exc, {"position": exc.position, "event_type": exc.event_type, "event_id": exc.event_id})
                 return
             except Exception as exc:
-                # Anything else but a lost connection would fail again the same way: stop, say where.
-                self._stop(exc, self._chunk)
-                return
+                if not (isinstance(exc, CONNECTION_LOST) or left_mid_protocol(exc)):
+                    # Anything else but a lost connection would fail again the same way: stop, say where.
+                    self._stop(exc, self._chunk)
+                    return
+                self.status.role, self.status.error = "starting", f"{type(exc).__name__}: {exc}"
+                log.warning("projector lost its connection (%s); retrying", exc)
+                await asyncio.sleep(1.0)
             finally:
                 await self._close()
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from services.scoring.fold_pool import FoldPool, worker_connection
 from services.scoring.folding import ChunkFolder, collector_paused
 from services.scoring.log_reader import stream_log
-from shared.domain.evolve import FoldError, FoldState, LogEvent, Outcome, evolve
+from shared.domain.evolve import FoldError, FoldState, Outcome, evolve, period_month
 from shared.domain.periods import Period
 from shared.domain.policy import Policy, PolicyError, PolicySet, parse_policy
 from shared.domain.ranks import competition_ranks
@@ -122,10 +122,6 @@ NEEDED = (
     f"OR (type IN ({_DATED}) AND {_IN_PERIOD.format(t='occurred_at', start='$4', end='$5')}) "
     "OR (type = 'item.submitted' AND data->>'solicitation_id' IS NOT NULL)"
 )
-
-
-def _closed_month(event: LogEvent) -> int:
-    return event.data["year"] * 100 + event.data["month"]
 
 
 def bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -274,7 +270,7 @@ async def _compare(raw_conn, *, policies, proposed, period, zone, checkpointed) 
         for event in events:
             if folder is None:  # no projection to take the current side from
                 current.feed(evolve(state, event, policies)[1])
-            elif event.type == "period.month-closed" and period.contains(closed := _closed_month(event)):
+            elif event.type == "period.month-closed" and period.contains(closed := period_month(event)):
                 state = await folder.month_counts_at(raw_conn, state, month=closed, position=event.position)
             try:
                 # the state after an event does not depend on the policy

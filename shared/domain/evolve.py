@@ -483,9 +483,14 @@ def _rewards_paid(state: FoldState, event: LogEvent, _policies: PolicySet):
     return state, Outcome(rows=(row,))
 
 
+def period_month(event: LogEvent) -> int:
+    """The YYYYMM a `period.month-closed` or `period.month-reopened` is about."""
+    return event.data["year"] * 100 + event.data["month"]
+
+
 def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
     year, month = event.data["year"], event.data["month"]
-    key = year * 100 + month
+    key = period_month(event)
     policy = policies.for_month(key)
     rules = policy.document.month_evaluation
     lines: list[Line] = []
@@ -510,7 +515,7 @@ def _month_closed(state: FoldState, event: LogEvent, policies: PolicySet):
 
 
 def _month_reopened(state: FoldState, event: LogEvent, _policies: PolicySet):
-    key = event.data["year"] * 100 + event.data["month"]
+    key = period_month(event)
     close_id = state.closes[key]
     revocation = Revocation(close_id, event.event_id, event.position)
     closes = state.closes.delete(key)
